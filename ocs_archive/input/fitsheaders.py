@@ -1,0 +1,215 @@
+"""Reading FITS headers, and only headers, into plain JSON-typed dicts.
+
+Building an archive record must not read a frame's data: a 1 GiB image costs the same
+as a 16 MiB one. Each HDU's header is parsed and its data skipped; fpacked images give
+their image header (the compressed table's ``Z*`` keywords are not the frame's).
+
+Header values become plain JSON types: str, int, float, bool or None. An undefined
+value becomes None, a complex value its text, and commentary cards (``COMMENT``,
+``HISTORY``) their lines joined by newlines. A card that cannot be parsed is fixed
+where astropy can fix it, and skipped otherwise; either way a warning names it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Iterator
+from typing import IO, Any
+
+from ocs_archive.exceptions import FileSpecificationException
+
+logger = logging.getLogger(__name__)
+
+FITS_BLOCK = 2880
+FITS_SIGNATURE = b"SIMPLE  ="
+
+# What astropy raises on a file it cannot parse; anything else is a bug to surface.
+_UNREADABLE_FITS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError)
+
+
+def is_fits(stream: IO[bytes]) -> bool:
+    """True when the stream, read from its current position, starts like FITS."""
+    start = stream.tell()
+    try:
+        return stream.read(len(FITS_SIGNATURE)) == FITS_SIGNATURE
+    finally:
+        stream.seek(start)
+
+
+def iter_fits_headers(
+    stream: IO[bytes], size: int | None, name: str
+) -> Iterator[dict[str, Any]]:
+    """Yield the header of each HDU of the FITS bytes in ``stream``, in order.
+
+    ``size`` is the byte length of the FITS bytes (None when unknown) and lets a
+    truncated file be told apart from a complete one. ``name`` is used in messages.
+    Raises :class:`FileSpecificationException` when the bytes are not readable FITS.
+    """
+    from astropy.io import fits
+    from astropy.io.fits.verify import VerifyError
+
+    try:
+        hdu_list = fits.open(
+            _KeepOpen(stream),
+            mode="readonly",
+            memmap=False,
+            lazy_load_hdus=True,
+            ignore_missing_end=True,
+            cache=False,
+        )
+    except (*_UNREADABLE_FITS, VerifyError) as exc:
+        raise FileSpecificationException(
+            f"{name} is not a readable FITS file: {exc}"
+        ) from exc
+
+    with hdu_list:
+        index = 0
+        while True:
+            try:
+                hdu = hdu_list[index]
+            except IndexError:
+                return
+            except (*_UNREADABLE_FITS, VerifyError) as exc:
+                raise FileSpecificationException(
+                    f"{name} is not a readable FITS file: HDU {index}: {exc}"
+                ) from exc
+            _check_not_truncated(hdu_list, index, hdu, size, name)
+            yield header_to_dict(hdu.header, f"{name} HDU {index}")
+            index += 1
+
+
+class _KeepOpen(io.RawIOBase):
+    """A read-only view of a stream that astropy may close without closing it.
+
+    astropy closes the file object it was given when its HDU list is closed; the
+    frame's file belongs to the caller and must stay open.
+    """
+
+    def __init__(self, stream: IO[bytes]):
+        super().__init__()
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            return readinto(buffer)
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def close(self) -> None:
+        """Leave the underlying stream open."""
+
+
+def _check_not_truncated(hdu_list, index: int, hdu, size: int | None, name: str):
+    if size is None:
+        return
+    info = hdu_list.fileinfo(index)
+    end = info["datLoc"] + _unpadded_data_size(hdu, info["datSpan"])
+    if end > size:
+        raise FileSpecificationException(
+            f"{name} is truncated: HDU {index} needs {end} bytes, the file has {size}"
+        )
+
+
+def _unpadded_data_size(hdu, padded_size: int) -> int:
+    from astropy.io.fits import CompImageHDU
+
+    if isinstance(hdu, CompImageHDU):
+        # The image header stands in for the table's own; allow for missing padding.
+        return max(padded_size - (FITS_BLOCK - 1), 0)
+    header = hdu.header
+    axes = int(header.get("NAXIS", 0) or 0)
+    if axes == 0:
+        return 0
+    elements = 1
+    for axis in range(1, axes + 1):
+        elements *= int(header.get(f"NAXIS{axis}", 0) or 0)
+    groups = int(header.get("GCOUNT", 1) or 1)
+    heap = int(header.get("PCOUNT", 0) or 0)
+    if header.get("GROUPS") is True:
+        # Random groups: NAXIS1 is 0 by definition and does not count.
+        elements = elements // max(int(header.get("NAXIS1", 0) or 1), 1)
+    return abs(int(header.get("BITPIX", 8))) // 8 * groups * (heap + elements)
+
+
+def header_to_dict(header, where: str) -> dict[str, Any]:
+    """A FITS header as a dict of plain JSON values; the first of a repeated key wins."""
+    from astropy.io.fits.verify import VerifyError
+
+    values: dict[str, Any] = {}
+    commentary: dict[str, list[str]] = {}
+    for card in header.cards:
+        try:
+            keyword, value = card.keyword, card.value
+        except (VerifyError, ValueError) as exc:
+            keyword, value = _repair_card(card, where, exc)
+            if keyword is None:
+                continue
+        if keyword in ("COMMENT", "HISTORY", ""):
+            commentary.setdefault(keyword, []).append(str(value))
+            continue
+        if keyword not in values:
+            values[keyword] = plain_value(value, keyword, where)
+    for keyword, lines in commentary.items():
+        values.setdefault(keyword, "\n".join(lines))
+    return values
+
+
+def _repair_card(card, where: str, error: Exception) -> tuple[str | None, Any]:
+    from astropy.io.fits.verify import VerifyError
+
+    image = card.image
+    try:
+        card.verify("fix")
+        keyword, value = card.keyword, card.value
+    except (VerifyError, ValueError):
+        logger.warning("%s: skipped unreadable card %r (%s)", where, image, error)
+        return None, None
+    logger.warning("%s: repaired card %r to %s = %r", where, image, keyword, value)
+    return keyword, value
+
+
+def plain_value(value: Any, keyword: str = "", where: str = "") -> Any:
+    """A header value as a plain JSON value (str, int, float, bool or None)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        logger.warning(
+            "%s: %s = %r is not a finite number; kept as None", where, keyword, value
+        )
+        return None
+    if isinstance(value, complex):
+        return str(value)
+    import numpy as np
+    from astropy.io.fits.card import Undefined
+
+    # A keyword written without a value.
+    if isinstance(value, Undefined):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return plain_value(float(value), keyword, where)
+    return str(value)

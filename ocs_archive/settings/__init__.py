@@ -1,0 +1,1 @@
+"""Settings of the library; see :mod:`ocs_archive.settings.settings`."""

@@ -1,0 +1,1 @@
+"""File stores: ``dummy``, ``local`` and ``s3``; see :mod:`.filestore`."""
