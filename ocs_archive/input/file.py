@@ -263,35 +263,41 @@ class DataFile:
     def _repair_public_date(self) -> None:
         if self.header_data.get_public_date():
             return
-
-        observation_date = self.header_data.get_observation_date()
-        proposal_id = self.header_data.get_proposal_id()
-        proposal_id = "" if proposal_id is None else str(proposal_id)
-        tags = self.data_privacy_tags
-
-        if any(tag in settings.PRIVATE_PROPOSAL_TAGS for tag in tags):
-            public_date = self._observation_date_plus(FOREVER)
-        elif any(tag in settings.PUBLIC_PROPOSAL_TAGS for tag in tags):
-            public_date = observation_date
-        elif (
-            self.header_data.get_configuration_type() in settings.CALIBRATION_TYPES
-            or (
-                proposal_id and any(p in proposal_id for p in settings.PUBLIC_PROPOSALS)
-            )
-        ):
-            public_date = observation_date
-        elif (
-            proposal_id and any(p in proposal_id for p in settings.PRIVATE_PROPOSALS)
-        ) or any(
-            fragment in (self.open_file.basename or "")
-            for fragment in settings.PRIVATE_FILE_TYPES
-        ):
+        privacy = self._privacy()
+        if privacy == "public":
+            public_date = self.header_data.get_observation_date()
+        elif privacy == "private":
             public_date = self._observation_date_plus(FOREVER)
         else:
-            public_date = self._observation_date_plus(
-                timedelta(days=settings.DAYS_UNTIL_PUBLIC)
-            )
+            days = timedelta(days=settings.DAYS_UNTIL_PUBLIC)
+            public_date = self._observation_date_plus(days)
         self.header_data.update_headers({settings.PUBLIC_DATE_KEY: public_date})
+
+    def _privacy(self) -> str:
+        """``public``, ``private`` or ``proprietary``, by the first rule that applies.
+
+        The proposal's portal tags decide first; then calibrations and public
+        proposals are public; private proposals and private file types are private;
+        anything else is proprietary for ``DAYS_UNTIL_PUBLIC`` days.
+        """
+        tags = self.data_privacy_tags
+        if any(tag in settings.PRIVATE_PROPOSAL_TAGS for tag in tags):
+            return "private"
+        if any(tag in settings.PUBLIC_PROPOSAL_TAGS for tag in tags):
+            return "public"
+
+        proposal_id = self.header_data.get_proposal_id()
+        proposal_id = "" if proposal_id is None else str(proposal_id)
+        basename = self.open_file.basename or ""
+        if self.header_data.get_configuration_type() in settings.CALIBRATION_TYPES:
+            return "public"
+        if proposal_id and any(p in proposal_id for p in settings.PUBLIC_PROPOSALS):
+            return "public"
+        if proposal_id and any(p in proposal_id for p in settings.PRIVATE_PROPOSALS):
+            return "private"
+        if any(fragment in basename for fragment in settings.PRIVATE_FILE_TYPES):
+            return "private"
+        return "proprietary"
 
     def _observation_date_plus(self, delta: timedelta) -> str:
         from dateutil.parser import ParserError, parse

@@ -151,7 +151,7 @@ def _unpadded_data_size(hdu, padded_size: int) -> int:
 
 
 def header_to_dict(header, where: str) -> dict[str, Any]:
-    """A FITS header as a dict of plain JSON values; the first of a repeated key wins."""
+    """A FITS header as a dict of plain JSON values; a repeated key keeps its first."""
     from astropy.io.fits.verify import VerifyError
 
     values: dict[str, Any] = {}

@@ -38,7 +38,9 @@ class TarWithFitsFile(FitsFile):
     def get_fits(self) -> Iterator[IO[bytes]]:
         """Yield the FITS member that describes the bundle, read from the bundle."""
         try:
-            bundle = tarfile.open(fileobj=self.open_file.get_from_start(), mode="r:*")
+            bundle = tarfile.open(  # noqa: SIM115 - closed by the with below
+                fileobj=self.open_file.get_from_start(), mode="r:*"
+            )
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise FileSpecificationException(
                 f"{self.name} is not a readable tar file: {exc}"

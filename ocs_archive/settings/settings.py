@@ -39,7 +39,8 @@ def _int_from_environment(variable_name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(
-            f"{variable_name}={value!r} is not an integer (expected a whole number of days)"
+            f"{variable_name}={value!r} is not an integer "
+            "(expected a whole number of days)"
         ) from None
 
 

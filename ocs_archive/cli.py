@@ -1,0 +1,585 @@
+"""The ``ocs-archive`` command: describe, store and find frames from a shell.
+
+Each subcommand works file by file: a file that fails prints ``PATH: message`` on
+standard error and the others still run; the exit status is 0 only when every file
+succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ocs_archive import __version__
+from ocs_archive.exceptions import FileSpecificationException, OcsArchiveError
+from ocs_archive.settings import settings
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+
+# Setting names whose values are credentials: shown as set or not, never in full.
+SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD")
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: the process arguments)."""
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if arguments.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return arguments.run(arguments)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except BrokenPipeError:
+        # Output piped into `head` and the like: not an error of ours.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocs-archive",
+        description="Describe telescope frames as archive records and store them.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log debugging detail"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    describe = commands.add_parser(
+        "describe", help="print the archive record of each frame as JSON"
+    )
+    _add_input_arguments(describe)
+    describe.add_argument(
+        "--jsonl", action="store_true", help="one JSON object per line"
+    )
+    describe.add_argument(
+        "--geojson",
+        action="store_true",
+        help="print an RFC 7946 FeatureCollection of the footprints instead",
+    )
+    describe.set_defaults(run=run_describe)
+
+    store = commands.add_parser("store", help="store each frame in a file store")
+    _add_input_arguments(store)
+    _add_store_arguments(store)
+    store.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="frames stored at once (default 1)",
+    )
+    store.add_argument(
+        "--jsonl", action="store_true", help="one JSON object per line"
+    )
+    store.set_defaults(run=run_store)
+
+    show_settings = commands.add_parser(
+        "settings", help="print the effective configuration"
+    )
+    show_settings.set_defaults(run=run_settings)
+
+    fetch = commands.add_parser("fetch", help="write a stored frame to a file")
+    fetch.add_argument("store_path")
+    fetch.add_argument("--version-id", default=None)
+    fetch.add_argument("-o", "--output", help="file to write (default: stdout)")
+    _add_store_arguments(fetch)
+    fetch.set_defaults(run=run_fetch)
+
+    url = commands.add_parser("url", help="print a download URL for a version")
+    url.add_argument("store_path")
+    url.add_argument("--version-id", required=True)
+    url.add_argument(
+        "--expires",
+        type=_positive_int,
+        default=3600,
+        help="seconds the URL stays valid (default 3600)",
+    )
+    _add_store_arguments(url)
+    url.set_defaults(run=run_url)
+
+    delete = commands.add_parser("delete", help="delete one version of a frame")
+    delete.add_argument("store_path")
+    delete.add_argument("--version-id", required=True)
+    _add_store_arguments(delete)
+    delete.set_defaults(run=run_delete)
+
+    footprints = commands.add_parser(
+        "footprints", help="draw the frames' footprints on a sky plot (PNG)"
+    )
+    _add_input_arguments(footprints)
+    footprints.add_argument("-o", "--output", required=True, help="PNG to write")
+    footprints.set_defaults(run=run_footprints)
+    return parser
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    parser.add_argument(
+        "--metadata",
+        help="JSON metadata for every file, inline or @file; without it, a file "
+        "that is not FITS uses NAME.json beside it when there is one",
+    )
+    parser.add_argument(
+        "--type",
+        dest="class_path",
+        help="dotted path of the DataFile class to read every file with",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress or summary"
+    )
+
+
+def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--filestore",
+        choices=("dummy", "local", "s3"),
+        help="store type (default: FILESTORE_TYPE)",
+    )
+    parser.add_argument(
+        "--root", help="local store root (default: FILESYSTEM_STORAGE_ROOT_DIR)"
+    )
+    parser.add_argument("--bucket", help="S3 bucket (default: BUCKET)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+# Inputs
+
+
+def iter_input_files(paths: Iterable[str]) -> Iterator[tuple[Path, bool]]:
+    """Each file named, and each file under each folder named, in a stable order.
+
+    Yields (path, named): files found by walking a folder are not named, and are
+    skipped by the caller when their type is not supported.
+    """
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            for folder, subfolders, files in os.walk(path):
+                subfolders.sort()
+                for file_name in sorted(files):
+                    yield Path(folder) / file_name, False
+        else:
+            yield path, True
+
+
+def is_supported(path: Path) -> bool:
+    from ocs_archive.input.file import File
+    from ocs_archive.input.filefactory import EXTENSION_TO_FILE_CLASS
+
+    _, extension = File.get_basename_and_extension(str(path))
+    known = {**EXTENSION_TO_FILE_CLASS, **settings.FILETYPE_MAPPING_OVERRIDES}
+    return extension in known
+
+
+def load_metadata(option: str | None) -> dict[str, Any] | None:
+    """The ``--metadata`` option's JSON object, from the text or from ``@file``."""
+    if option is None:
+        return None
+    source = "--metadata"
+    text = option
+    if option.startswith("@"):
+        source = option[1:]
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read metadata file {source}: {exc}") from exc
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source} is not valid JSON: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise UsageError(f"{source} must hold a JSON object, not {type(metadata)}")
+    return metadata
+
+
+def sidecar_metadata(path: Path) -> dict[str, Any] | None:
+    """Metadata from ``NAME.json`` beside a file ``NAME.pdf``, when it exists."""
+    from ocs_archive.input.file import File
+
+    basename, _ = File.get_basename_and_extension(str(path))
+    sidecar = path.with_name(f"{basename}.json")
+    if sidecar == path or not sidecar.is_file():
+        return None
+    try:
+        metadata = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FileSpecificationException(
+            f"metadata file {sidecar} is not readable JSON: {exc}"
+        ) from exc
+    if not isinstance(metadata, dict):
+        raise FileSpecificationException(
+            f"metadata file {sidecar} must hold a JSON object"
+        )
+    return metadata
+
+
+@dataclass
+class Job:
+    """The files a command works on, and how to read them."""
+
+    paths: list[Path]
+    metadata: dict[str, Any] | None
+    class_path: str | None
+    skipped: int = 0
+
+    @classmethod
+    def from_arguments(cls, arguments: argparse.Namespace) -> Job:
+        metadata = load_metadata(arguments.metadata)
+        paths, skipped = [], 0
+        for path, named in iter_input_files(arguments.paths):
+            if named or arguments.class_path or is_supported(path):
+                paths.append(path)
+            else:
+                skipped += 1
+        return cls(paths, metadata, arguments.class_path, skipped)
+
+    def metadata_for(self, path: Path, datafile_class: type) -> dict[str, Any] | None:
+        from ocs_archive.input.fitsfile import FitsFile
+
+        if self.metadata is not None:
+            return self.metadata
+        if issubclass(datafile_class, FitsFile):
+            return None
+        return sidecar_metadata(path)
+
+    @contextlib.contextmanager
+    def open(self, path: Path):
+        """Yield the data file of ``path``, read as the options say."""
+        from ocs_archive.input.file import File
+        from ocs_archive.record import datafile_class_for
+
+        with open(path, "rb") as fileobj:
+            open_file = File(fileobj, str(path))
+            datafile_class = datafile_class_for(open_file, self.class_path)
+            yield datafile_class(open_file, self.metadata_for(path, datafile_class))
+
+
+# Running over many files
+
+
+@dataclass
+class Progress:
+    """Counts of a run, and a progress line on a terminal."""
+
+    total: int
+    enabled: bool
+    stream: IO[str] = field(default_factory=lambda: sys.stderr)
+    done: int = 0
+    failed: int = 0
+    bytes_done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def advance(self, size: int, ok: bool) -> None:
+        with self._lock:
+            self.done += 1
+            self.bytes_done += size
+            self.failed += 0 if ok else 1
+            if self.enabled:
+                self.stream.write(f"\r{self.line()}\x1b[K")
+                self.stream.flush()
+
+    def line(self) -> str:
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        rate = self.bytes_done / seconds / 1e6
+        return (
+            f"{self.done}/{self.total} frames, {_megabytes(self.bytes_done)}, "
+            f"{rate:.1f} MB/s, {self.failed} failed"
+        )
+
+    def finish(self, summary: bool) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+        if summary:
+            seconds = time.monotonic() - self.started
+            self.stream.write(
+                f"{self.done - self.failed} frames ok, {self.failed} failed, "
+                f"{_megabytes(self.bytes_done)} in {seconds:.2f} s\n"
+            )
+        self.stream.flush()
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+def run_files(
+    job: Job,
+    work: Callable[[Path], dict[str, Any]],
+    emit: Callable[[dict[str, Any]], None],
+    quiet: bool,
+    workers: int = 1,
+    summary: bool = False,
+) -> int:
+    """Apply ``work`` to every file; ``emit`` each result in input order."""
+    several = len(job.paths) > 1
+    progress = Progress(len(job.paths), several and not quiet and sys.stderr.isatty())
+
+    def attempt(path: Path) -> dict[str, Any] | None:
+        size = _size_of(path)
+        try:
+            result = work(path)
+        except (OcsArchiveError, OSError) as exc:
+            _report_failure(path, exc, progress)
+            return None
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop a batch
+            _report_failure(path, exc, progress, unexpected=True)
+            return None
+        progress.advance(size, ok=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(attempt, job.paths):
+            if result is not None:
+                emit(result)
+    progress.finish(summary and not quiet)
+    if job.skipped and not quiet:
+        sys.stderr.write(f"skipped {job.skipped} files of unsupported types\n")
+    return EXIT_OK if progress.failed == 0 else EXIT_FAILURES
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _report_failure(
+    path: Path, exc: BaseException, progress: Progress, unexpected: bool = False
+) -> None:
+    message = str(exc) or type(exc).__name__
+    if unexpected:
+        message = f"unexpected {type(exc).__name__}: {message}"
+    with progress._lock:
+        if progress.enabled:
+            progress.stream.write("\r\x1b[K")
+        sys.stderr.write(f"{path}: {message}\n")
+    progress.advance(0, ok=False)
+
+
+class JsonOutput:
+    """Writes results as a pretty JSON array, or as JSON lines."""
+
+    def __init__(self, lines: bool, stream: IO[str] | None = None):
+        self.lines = lines
+        self.stream = stream or sys.stdout
+        self.items: list[dict[str, Any]] = []
+
+    def emit(self, item: dict[str, Any]) -> None:
+        if self.lines:
+            self.stream.write(json.dumps(item, allow_nan=False) + "\n")
+            self.stream.flush()
+        else:
+            self.items.append(item)
+
+    def close(self) -> None:
+        if not self.lines:
+            self.stream.write(json.dumps(self.items, indent=2, allow_nan=False) + "\n")
+            self.stream.flush()
+
+
+# Subcommands
+
+
+def run_describe(arguments: argparse.Namespace) -> int:
+    from ocs_archive.hashing import md5_of_stream
+    from ocs_archive.record import build_record
+
+    job = Job.from_arguments(arguments)
+
+    def describe(path: Path) -> dict[str, Any]:
+        with job.open(path) as data_file:
+            record = build_record(data_file)
+            record["store_path"] = data_file.get_filestore_path()
+            record["content_type"] = data_file.get_filestore_content_type()
+            md5, size = md5_of_stream(data_file.open_file.get_from_start())
+            record["md5"] = md5
+            record["size_bytes"] = size
+            record["file"] = str(path)
+            return record
+
+    if arguments.geojson:
+        records: list[dict[str, Any]] = []
+        status = run_files(job, describe, records.append, arguments.quiet)
+        from ocs_archive.footprint import feature_collection
+
+        json.dump(feature_collection(records), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return status
+
+    output = JsonOutput(arguments.jsonl)
+    status = run_files(job, describe, output.emit, arguments.quiet)
+    output.close()
+    return status
+
+
+def run_store(arguments: argparse.Namespace) -> int:
+    from ocs_archive.record import build_record
+
+    job = Job.from_arguments(arguments)
+    store = make_store(arguments)
+
+    def store_one(path: Path) -> dict[str, Any]:
+        with job.open(path) as data_file:
+            store_path = data_file.get_filestore_path()
+            record = build_record(data_file)
+            record.pop("headers")
+            version = store.store_file(data_file)
+            return {
+                "file": str(path),
+                "store_path": store_path,
+                "version": version,
+                "record": record,
+            }
+
+    output = JsonOutput(arguments.jsonl)
+    status = run_files(
+        job,
+        store_one,
+        output.emit,
+        arguments.quiet,
+        workers=arguments.workers,
+        summary=True,
+    )
+    output.close()
+    return status
+
+
+def run_settings(arguments: argparse.Namespace) -> int:
+    for name in sorted(vars(settings)):
+        if not name.isupper() or name.startswith("_"):
+            continue
+        value = getattr(settings, name)
+        if any(marker in name for marker in SECRET_MARKERS):
+            value = _masked(value)
+        print(f"{name} = {value!r}")
+    for name in CREDENTIAL_VARIABLES:
+        print(f"{name} (environment) = {_masked(os.getenv(name))!r}")
+    return EXIT_OK
+
+
+def _masked(value: object) -> str | None:
+    return None if value in (None, "") else "****"
+
+
+def run_fetch(arguments: argparse.Namespace) -> int:
+    store = make_store(arguments)
+    with store.get_fileobj(arguments.store_path, arguments.version_id) as stored:
+        if stored is None:
+            sys.stderr.write(f"{arguments.store_path}: nothing is stored there\n")
+            return EXIT_FAILURES
+        if arguments.output:
+            _write_atomically(stored, Path(arguments.output))
+        else:
+            _copy(stored, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def run_url(arguments: argparse.Namespace) -> int:
+    store = make_store(arguments)
+    print(store.get_url(arguments.store_path, arguments.version_id, arguments.expires))
+    return EXIT_OK
+
+
+def run_delete(arguments: argparse.Namespace) -> int:
+    store = make_store(arguments)
+    store.delete_file(arguments.store_path, arguments.version_id)
+    return EXIT_OK
+
+
+def run_footprints(arguments: argparse.Namespace) -> int:
+    from ocs_archive.record import build_record
+
+    try:
+        from ocs_archive.skyplot import plot_footprints
+    except ImportError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_FAILURES
+
+    job = Job.from_arguments(arguments)
+    records: list[dict[str, Any]] = []
+
+    def describe(path: Path) -> dict[str, Any]:
+        with job.open(path) as data_file:
+            return build_record(data_file)
+
+    status = run_files(job, describe, records.append, arguments.quiet)
+    try:
+        drawn = plot_footprints(records, arguments.output)
+    except ImportError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_FAILURES
+    if not arguments.quiet:
+        sys.stderr.write(f"drew {drawn} footprints in {arguments.output}\n")
+    return status
+
+
+# Stores
+
+
+def make_store(arguments: argparse.Namespace):
+    """The file store the options ask for, defaulting to the settings."""
+    from ocs_archive.storage.filestorefactory import FileStoreFactory
+
+    store_class = FileStoreFactory.get_file_store_class(arguments.filestore)
+    store_type = arguments.filestore or settings.FILESTORE_TYPE
+    if store_type == "local":
+        return store_class(arguments.root)
+    if store_type == "s3":
+        return store_class(arguments.bucket)
+    return store_class()
+
+
+def _copy(source: IO[bytes], destination: IO[bytes]) -> None:
+    from ocs_archive.hashing import copy_and_hash
+
+    copy_and_hash(source, destination.write)
+
+
+def _write_atomically(source: IO[bytes], target: Path) -> None:
+    directory = target.resolve().parent
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as destination:
+            _copy(source, destination)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
