@@ -51,7 +51,8 @@ def test_missing_required_keys_are_listed_with_the_file():
     metadata = {k: v for k, v in PDF_METADATA.items() if k not in ("SITEID", "TELID")}
     with pytest.raises(
         FileSpecificationException,
-        match=rf"Could not find required keywords in headers! {PDF} lacks SITEID, TELID",
+        match=rf"Could not find required keywords in headers! {PDF} lacks "
+        "SITEID, TELID",
     ):
         data_file(metadata)
 
@@ -301,7 +302,9 @@ def test_data_privacy_tags(portal_server):
 def test_unreachable_portal_gives_none_quickly(caplog):
     portal.clear_cache()
     with (
-        mock.patch.object(settings, "OBSERVATION_PORTAL_BASE_URL", "http://127.0.0.1:9"),
+        mock.patch.object(
+            settings, "OBSERVATION_PORTAL_BASE_URL", "http://127.0.0.1:9"
+        ),
         mock.patch.object(settings, "OBSERVATION_PORTAL_API_TOKEN", "t"),
         caplog.at_level(logging.WARNING),
     ):
@@ -313,5 +316,7 @@ def test_unreachable_portal_gives_none_quickly(caplog):
 
 
 def test_portal_not_asked_without_settings_or_proposal():
-    with mock.patch.object(settings, "OBSERVATION_PORTAL_BASE_URL", "http://127.0.0.1:9"):
+    with mock.patch.object(
+        settings, "OBSERVATION_PORTAL_BASE_URL", "http://127.0.0.1:9"
+    ):
         assert data_file(PDF_METADATA).proposal_tags is None

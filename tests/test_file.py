@@ -113,4 +113,6 @@ def test_empty_file():
     default = EmptyFile()
     assert default.filename == "dummy_file.fits"
     assert default.get_md5() == hashlib.md5(b"dummy_file.fits").hexdigest()
-    assert EmptyFile("ünï.fits").get_md5() == hashlib.md5("ünï.fits".encode()).hexdigest()
+    unicode_name = "ünï.fits"
+    expected = hashlib.md5(unicode_name.encode()).hexdigest()
+    assert EmptyFile(unicode_name).get_md5() == expected

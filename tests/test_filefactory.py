@@ -65,9 +65,11 @@ def test_overrides_are_read_at_call_time():
 )
 def test_errors_have_the_exact_messages(override, message):
     overrides = {} if override is None else {".fake": override}
-    with mock.patch(OVERRIDES, overrides):
-        with pytest.raises(FileSpecificationException) as caught:
-            FileFactory.get_datafile_class_for_extension(".fake")
+    with (
+        mock.patch(OVERRIDES, overrides),
+        pytest.raises(FileSpecificationException) as caught,
+    ):
+        FileFactory.get_datafile_class_for_extension(".fake")
     assert str(caught.value) == message
 
 

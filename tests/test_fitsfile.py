@@ -283,12 +283,14 @@ def test_configuration_type_inferred_from_name(name, headers, expected):
 
 
 @pytest.mark.parametrize(
-    "name", ["lsc1m009-fa04-20240305.fits.fz", "lsc1m009-fa04-20240305-0101-z00.fits.fz"]
+    "name",
+    ["lsc1m009-fa04-20240305.fits.fz", "lsc1m009-fa04-20240305-0101-z00.fits.fz"],
 )
 def test_configuration_type_that_cannot_be_inferred(name):
     with pytest.raises(
         FileSpecificationException,
-        match="^OBSTYPE is UNKNOWN and could not be inferred. Please manually correct it$",
+        match="^OBSTYPE is UNKNOWN and could not be inferred. "
+        "Please manually correct it$",
     ):
         headers_of(LcoFitsFile, name, {"OBSTYPE": "UNKNOWN"})
 

@@ -106,12 +106,12 @@ def test_area_matches_reference_or_is_a_named_improvement(described):
         if area is not None:
             # The named improvement: a degenerate third axis no longer hides the frame.
             assert reference["headers"].get("NAXIS3") == 1, name
-            assert all(
-                math.isfinite(value) for corner in area["coordinates"][0] for value in corner
-            )
+            corners = area["coordinates"][0]
+            assert all(math.isfinite(v) for corner in corners for v in corner)
         return
     assert area["type"] == "Polygon"
-    for ours, theirs in zip(area["coordinates"][0], expected["coordinates"][0], strict=True):
+    pairs = zip(area["coordinates"][0], expected["coordinates"][0], strict=True)
+    for ours, theirs in pairs:
         assert ours == pytest.approx(theirs, abs=1e-9), name
 
 
