@@ -372,9 +372,13 @@ class DataFile:
         )
 
     def join_store_path(self, *directories: str) -> str:
-        """The store path of this frame's file under ``directories``."""
+        """The store path of this frame's file under ``directories``.
+
+        Each directory must be a safe single path segment, as must the file name.
+        """
         file_name = f"{self.open_file.basename or ''}{self.open_file.extension or ''}"
-        return "/".join((*directories, self.store_path_segment("file name", file_name)))
+        segments = [self.store_path_segment("directory", d) for d in directories]
+        return "/".join((*segments, self.store_path_segment("file name", file_name)))
 
     def store_path_segment(self, key: str, value: Any) -> str:
         """``value`` as one path segment, or raise naming ``key`` and the value."""
