@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         return arguments.run(arguments)
     except UsageError as exc:
         parser.error(str(exc))
+    except (OcsArchiveError, OSError) as exc:
+        # Whole-command failures (a store that cannot be set up or reached, a stored
+        # path that is refused): one line, not a traceback.
+        subject = getattr(arguments, "store_path", None) or "ocs-archive"
+        sys.stderr.write(f"{subject}: {exc}\n")
+        return EXIT_FAILURES
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
         with contextlib.suppress(OSError):
@@ -92,9 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="frames stored at once (default 1)",
     )
-    store.add_argument(
-        "--jsonl", action="store_true", help="one JSON object per line"
-    )
+    store.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     store.set_defaults(run=run_store)
 
     show_settings = commands.add_parser(

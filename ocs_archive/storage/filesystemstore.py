@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -111,11 +112,14 @@ class FileSystemStore(FileStore):
     def get_file_size(self, path: str, version_id: str | None = None) -> int:
         target = self._local_path(path)
         try:
-            return target.stat().st_size
-        except FileNotFoundError:
-            raise FileNotFoundError(f"nothing is stored at {path!r}") from None
+            status = target.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            status = None
         except OSError as exc:
             raise _store_error(exc, path) from exc
+        if status is None or not stat.S_ISREG(status.st_mode):
+            raise FileNotFoundError(f"nothing is stored at {path!r}")
+        return status.st_size
 
     def _local_path(self, path: str) -> Path:
         """The place of ``path`` under the root; refuses anything outside it."""
@@ -206,8 +210,11 @@ def _remove_quietly(path: str) -> None:
 
 def _store_error(exc: BaseException | None, path: str) -> Exception:
     """Translate a filesystem error into the store's exceptions."""
-    if isinstance(exc, PermissionError):
+    # These do not go away on a retry: something is in the way or not allowed.
+    if isinstance(
+        exc, PermissionError | FileExistsError | NotADirectoryError | IsADirectoryError
+    ):
         return FileStoreSpecificationError(
-            f"the local store may not write {path!r}: {exc}"
+            f"the local store cannot use {path!r}: {exc}"
         )
     return FileStoreConnectionError(f"the local store failed on {path!r}: {exc}")
