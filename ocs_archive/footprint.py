@@ -20,7 +20,9 @@ import contextlib
 import datetime
 import logging
 import math
+import numbers
 import re
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)
+_WARNINGS_LOCK = threading.RLock()
 
 DEGENERATE_HALF_WIDTH_DEG = 1e-6
 """Half-width (degrees) of the strip standing for a frame whose corners enclose no area.
@@ -51,6 +54,9 @@ _GRID_DEG = 1e-10
 _FITS_KEYWORD = re.compile(r"[A-Z0-9_-]{1,8}")
 _COMMENTARY_KEYWORDS = frozenset({"HISTORY", "COMMENT", "CONTINUE"})
 _EXTRA_AXIS_KEYWORD = re.compile(r"NAXIS([3-9]|[1-9][0-9]+)")
+_NUMERIC_WCS_KEYWORD = re.compile(
+    r"(CRVAL|CRPIX|CDELT|CROTA)[0-9]+|(CD|PC|PV)[0-9]+_[0-9]+"
+)
 
 
 class FootprintError(OcsArchiveError, ValueError):
@@ -64,12 +70,14 @@ def wcs_corners(headers: Mapping[str, Any]) -> Corners | None:
     """The frame's four sky corners as a GeoJSON-style polygon dict, or None.
 
     The result is ``{'type': 'Polygon', 'coordinates': [[c1, c2, c3, c4, c1]]}`` with
-    each corner ``[ra_deg, dec_deg]`` (Python floats, RA within [0, 360)). It comes
-    from the pointing when the RA, DEC and RADIUS keys (``settings.RA_KEY`` and
-    friends, read at call time) are all set: RA in hours, DEC in degrees, either as a
-    number or sexagesimal text, RADIUS in arcseconds. Otherwise it is the world
-    position of the pixels (1, 1), (1, NAXIS2), (NAXIS1, NAXIS2) and (NAXIS1, 1) under
-    the header's celestial WCS, distortions included.
+    each corner ``[ra_deg, dec_deg]`` as Python floats. It comes from the pointing
+    when the RA, DEC and RADIUS keys (``settings.RA_KEY`` and friends, read at call
+    time) are all set: RA in hours, DEC in degrees, either as a number or sexagesimal
+    text, RADIUS in arcseconds; corner RAs are then within [0, 360). Otherwise it is
+    the world position of the pixels (1, 1), (1, NAXIS2), (NAXIS1, NAXIS2) and
+    (NAXIS1, 1) under the header's celestial WCS, distortions included, exactly as
+    astropy gives it: usually within [0, 360), but not always (CRVAL1 = -0.01 gives
+    RAs near -360 and 0), so read RA modulo 360.
 
     Never raises and never returns NaN or infinite values: a header that describes no
     usable footprint gives None, and the reason is logged at DEBUG.
@@ -239,9 +247,9 @@ def _pointing_corners(
     # The meridians tangent to the circle lie asin(sin r / cos dec) either side of its
     # centre, about r / cos(dec) for a small circle; using r itself, as the reference
     # does, cuts off the sides of every field away from the equator.
-    half_width = math.degrees(
-        math.asin(math.sin(math.radians(radius_deg)) / math.cos(math.radians(dec_deg)))
-    )
+    ratio = math.sin(math.radians(radius_deg)) / math.cos(math.radians(dec_deg))
+    # The ratio is below 1 here, but may round above it a hair short of the pole.
+    half_width = math.degrees(math.asin(min(ratio, 1.0)))
     top, bottom = dec_deg + radius_deg, dec_deg - radius_deg
     west, east = ra_deg - half_width, ra_deg + half_width
     return [
@@ -268,8 +276,8 @@ def _polar_cap_corners(
         # pole until the middle of each arc touches the parallel keeps the whole cap
         # inside; for a cap reaching across the equator no such square exists.
         edge = math.degrees(math.atan(math.tan(math.radians(edge)) * math.sqrt(0.5)))
-    # Turn the same way as the box's corners: westward round the north pole,
-    # eastward round the south pole.
+    # Turn the same way as the box's corners (clockwise with RA drawn rightward):
+    # westward round the north pole, eastward round the south pole.
     offsets = (135.0, 45.0, -45.0, -135.0) if north else (-135.0, -45.0, 45.0, 135.0)
     return [(_normalised_ra(ra_deg + offset), edge) for offset in offsets]
 
@@ -372,9 +380,7 @@ def _image_size(headers: Mapping[str, Any]) -> tuple[int, int] | None:
 
 def _axis_length(value: Any) -> int | None:
     """A positive whole number of pixels, else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if not math.isfinite(value) or value != int(value) or value < 1:
+    if not _is_finite_number(value) or value != int(value) or value < 1:
         return None
     return int(value)
 
@@ -385,6 +391,18 @@ def _celestial_wcs(headers: Mapping[str, Any]) -> WCS | None:
 
     if not (_is_set(headers.get("CTYPE1")) and _is_set(headers.get("CTYPE2"))):
         logger.debug("No footprint: CTYPE1 and CTYPE2 are not both set")
+        return None
+    # WCSLIB skips a numeric keyword holding text or no value and uses its default
+    # instead, which would put the footprint somewhere else without a word.
+    not_numbers = {
+        key: value
+        for key, value in headers.items()
+        if isinstance(key, str)
+        and _NUMERIC_WCS_KEYWORD.fullmatch(key)
+        and not _is_finite_number(value)
+    }
+    if not_numbers:
+        logger.debug("No footprint: WCS keywords that are not numbers: %s", not_numbers)
         return None
     header = _fits_header(headers)
     try:
@@ -457,10 +475,11 @@ def _warnings_logged(action: str) -> Iterator[None]:
     """Log astropy's warnings (such as its fixes to dates) at DEBUG instead of warning.
 
     Besides keeping a library quiet, this stops a process that turns warnings into
-    errors from losing footprints. ``warnings.catch_warnings`` is process-wide, so
-    threads doing this at the same moment may see each other's filters.
+    errors from losing footprints. ``warnings.catch_warnings`` changes process-wide
+    state, so footprints are worked out one thread at a time (a few milliseconds
+    each); a warning another thread raises meanwhile is logged here too.
     """
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for warning in caught:
@@ -502,9 +521,9 @@ def _ring_positions(corners: Mapping[str, Any]) -> list[tuple[float, float]]:
 
 def _position(position: Any) -> tuple[float, float]:
     if _is_sequence(position) and len(position) >= 2:
-        lon, lat = _number(position[0]), _number(position[1])
-        if lon is not None and lat is not None and -90.0 <= lat <= 90.0:
-            return lon, lat
+        lon, lat = position[0], position[1]
+        if _is_finite_number(lon) and _is_finite_number(lat) and -90.0 <= lat <= 90.0:
+            return float(lon), float(lat)
     raise FootprintError(
         f"corner {_shown(position)} is not [ra_deg, dec_deg] with finite numbers and "
         "Dec within [-90, 90]"
@@ -685,6 +704,13 @@ def _properties(record: Mapping[str, Any]) -> dict[str, Any]:
 def _is_set(value: Any) -> bool:
     """Whether a header value counts as given: neither None nor empty text."""
     return value is not None and value != ""
+
+
+def _is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (not a bool, not text)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value)
 
 
 def _is_sequence(value: Any) -> bool:

@@ -13,7 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ocs_archive.footprint import FootprintError, continuous_footprint
+from ocs_archive.footprint import (
+    FootprintError,
+    continuous_footprint,
+    footprint_from_corners,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -28,7 +32,7 @@ _DPI = 100
 _MARGIN_SHARE = 0.05
 _MIN_MARGIN_DEG = 0.01
 # Beyond this |Dec| a degree of RA is so short on the sky that drawing it to scale
-# squeezes the plot into a sliver, so the axes keep their own proportions.
+# squeezes the plot into a sliver, so RA and Dec are drawn with their own scales.
 _TRUE_SCALE_MAX_DEC = 80.0
 
 
@@ -72,7 +76,7 @@ def plot_footprints(
     *,
     label_limit: int = 12,
 ) -> int:
-    """Draw each record's footprint and centre on a sky plot; return how many were drawn.
+    """Draw each record's footprint and centre on a sky plot; return how many.
 
     The PNG shows RA increasing to the left and Dec upward, in degrees, zoomed to
     :func:`sky_window` with a margin; when at most ``label_limit`` footprints are drawn
@@ -105,7 +109,7 @@ def plot_footprints(
 
 
 def _matplotlib() -> tuple[Any, Any, Any]:
-    """matplotlib's Figure, Agg canvas and tick formatter, or an ImportError saying how."""
+    """matplotlib's Figure, Agg canvas and tick formatter; ImportError says how."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -126,6 +130,10 @@ def _placed_footprints(records: Iterable[Mapping[str, Any]]) -> list[_PlacedFoot
         basename = str(record.get("basename") or "")
         try:
             geometry = continuous_footprint(record.get("area"))
+            if geometry is not None and _all_round(geometry):
+                # Round a pole the continuous footprint starts wherever the first
+                # corner is; cut at RA 0 instead, where the axis will start.
+                geometry = footprint_from_corners(record.get("area"))
         except FootprintError as exc:
             raise FootprintError(f"area of record {basename!r}: {exc}") from exc
         if geometry is not None:
@@ -138,15 +146,22 @@ def _placed_footprints(records: Iterable[Mapping[str, Any]]) -> list[_PlacedFoot
         360.0 * math.ceil((seam - geometry.bounds[0]) / 360.0) for _, geometry in found
     ]
     # Move everything by a whole turn so that the window's middle lies in [0, 360).
-    west = min(g.bounds[0] + shift for (_, g), shift in zip(found, shifts, strict=True))
-    east = max(g.bounds[2] + shift for (_, g), shift in zip(found, shifts, strict=True))
+    pairs = list(zip(found, shifts, strict=True))
+    west = min(geometry.bounds[0] + shift for (_, geometry), shift in pairs)
+    east = max(geometry.bounds[2] + shift for (_, geometry), shift in pairs)
     turn = 360.0 * math.floor((west + east) / 2.0 / 360.0)
 
     placed = []
-    for (basename, geometry), shift in zip(found, shifts, strict=True):
+    for (basename, geometry), shift in pairs:
         moved = translate(geometry, xoff=shift - turn)
         placed.append(_PlacedFootprint(basename, moved, _centre(moved)))
     return placed
+
+
+def _all_round(geometry: Polygon | MultiPolygon) -> bool:
+    """Whether a footprint spans every RA (it holds a pole)."""
+    west, _, east, _ = geometry.bounds
+    return east - west >= 360.0 - 1e-9
 
 
 def _emptiest_ra(bounds: list[tuple[float, float, float, float]]) -> float:
@@ -170,7 +185,7 @@ def _emptiest_ra(bounds: list[tuple[float, float, float, float]]) -> float:
 def _centre(geometry: Polygon | MultiPolygon) -> tuple[float, float]:
     """Where to mark a footprint's centre: its pole when it holds one."""
     west, south, east, north = geometry.bounds
-    if east - west >= 360.0 - 1e-9 and (north == 90.0 or south == -90.0):
+    if _all_round(geometry) and (north == 90.0 or south == -90.0):
         return (west + east) / 2.0, 90.0 if north == 90.0 else -90.0
     point = geometry.centroid
     return point.x, point.y
@@ -189,6 +204,8 @@ def _window(placed: list[_PlacedFootprint]) -> SkyWindow | None:
 
 
 def _draw(axes: Axes, placed: list[_PlacedFootprint], labelled: bool) -> None:
+    centre_ras = [footprint.centre[0] for footprint in placed]
+    middle_ra = (min(centre_ras) + max(centre_ras)) / 2.0 if placed else 0.0
     for index, footprint in enumerate(placed):
         colour = f"C{index % 10}"
         for polygon in getattr(footprint.geometry, "geoms", [footprint.geometry]):
@@ -196,11 +213,15 @@ def _draw(axes: Axes, placed: list[_PlacedFootprint], labelled: bool) -> None:
             axes.plot(longitudes, latitudes, color=colour, linewidth=1.0)
         axes.plot(*footprint.centre, marker="+", markersize=8, color=colour)
         if labelled and footprint.basename:
+            # RA grows to the left: labels of frames on the right side run leftwards
+            # so that they stay inside the plot.
+            on_right = footprint.centre[0] < middle_ra
             axes.annotate(
                 footprint.basename,
                 footprint.centre,
-                xytext=(4, 4),
+                xytext=(-4, 4) if on_right else (4, 4),
                 textcoords="offset points",
+                ha="right" if on_right else "left",
                 fontsize=7,
                 color=colour,
             )
@@ -214,22 +235,36 @@ def _frame_axes(axes: Axes, window: SkyWindow | None) -> None:
         axes.text(0.5, 0.5, "no footprints", transform=axes.transAxes, ha="center")
         return
 
+    middle_ra = (window.ra_min + window.ra_max) / 2.0
     middle_dec = (window.dec_min + window.dec_max) / 2.0
-    squeeze = math.cos(math.radians(middle_dec))
-    true_scale = abs(middle_dec) <= _TRUE_SCALE_MAX_DEC and abs(window.dec_max) < 90.0
-    true_scale = true_scale and abs(window.dec_min) < 90.0
-    ra_span = (window.ra_max - window.ra_min) * (squeeze if true_scale else 1.0)
-    margin = max(
-        _MARGIN_SHARE * max(ra_span, window.dec_max - window.dec_min), _MIN_MARGIN_DEG
-    )
-    ra_margin = margin / squeeze if true_scale else margin
-    axes.set_xlim(window.ra_max + ra_margin, window.ra_min - ra_margin)
+    true_scale = abs(middle_dec) <= _TRUE_SCALE_MAX_DEC
+    # One degree of RA spans cos(Dec) degrees of sky.
+    squeeze = math.cos(math.radians(middle_dec)) if true_scale else 1.0
+    width = (window.ra_max - window.ra_min) * squeeze
+    height = window.dec_max - window.dec_min
+    if true_scale:
+        margin = max(_MARGIN_SHARE * max(width, height), _MIN_MARGIN_DEG)
+        width, height = width + 2.0 * margin, height + 2.0 * margin
+        # Widen the shorter side to the axes' own proportions, so that drawing to
+        # scale leaves the footprints in the middle rather than in a thin strip.
+        box = axes.get_position()
+        figure_width, figure_height = axes.get_figure().get_size_inches()
+        box_ratio = (box.height * figure_height) / (box.width * figure_width)
+        if height < width * box_ratio:
+            height = width * box_ratio
+        else:
+            width = height / box_ratio
+    else:
+        width += 2.0 * max(_MARGIN_SHARE * width, _MIN_MARGIN_DEG)
+        height += 2.0 * max(_MARGIN_SHARE * height, _MIN_MARGIN_DEG)
+
+    half_ra = width / squeeze / 2.0
+    axes.set_xlim(middle_ra + half_ra, middle_ra - half_ra)
     axes.set_ylim(
-        max(window.dec_min - margin, -90.0), min(window.dec_max + margin, 90.0)
+        max(middle_dec - height / 2.0, -90.0), min(middle_dec + height / 2.0, 90.0)
     )
     if true_scale:
-        # One degree of RA spans cos(Dec) degrees of sky.
-        axes.set_aspect(1.0 / squeeze, adjustable="datalim")
+        axes.set_aspect(1.0 / squeeze, adjustable="box")
 
 
 def _ra_tick_label(value: float, _position: int | None = None) -> str:
