@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -24,7 +25,10 @@ from typing import IO, Any
 
 from ocs_archive import __version__
 from ocs_archive.exceptions import FileSpecificationException, OcsArchiveError
-from ocs_archive.settings import settings
+
+# The settings module, imported by main() so that a malformed setting is reported in
+# one line rather than as a traceback at import.
+settings: Any = None
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
@@ -39,25 +43,52 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command with ``argv`` (default: the process arguments)."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if arguments.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(arguments.verbose)
     try:
+        _load_settings()
         return arguments.run(arguments)
     except UsageError as exc:
-        parser.error(str(exc))
-    except (OcsArchiveError, OSError) as exc:
-        # Whole-command failures (a store that cannot be set up or reached, a stored
-        # path that is refused): one line, not a traceback.
-        subject = getattr(arguments, "store_path", None) or "ocs-archive"
-        sys.stderr.write(f"{subject}: {exc}\n")
-        return EXIT_FAILURES
+        arguments.parser.error(str(exc))
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return EXIT_OK
+    except (OcsArchiveError, OSError) as exc:
+        # Whole-command failures (a malformed setting, a store that cannot be set up
+        # or reached, a stored path that is refused): one line, not a traceback.
+        subject = getattr(arguments, "store_path", None) or "ocs-archive"
+        sys.stderr.write(f"{printable(subject)}: {exc}\n")
+        return EXIT_FAILURES
+
+
+def _load_settings() -> None:
+    """Import the settings, whose malformed values raise a ValueError naming them."""
+    global settings
+    from ocs_archive.settings import settings
+
+
+def _configure_logging(verbose: bool) -> None:
+    # The library's loggers only: astropy prints its own messages through a handler
+    # of its own, and a handler on the root logger would print them twice.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    library_logger = logging.getLogger("ocs_archive")
+    library_logger.addHandler(handler)
+    library_logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def printable(text: object) -> str:
+    """``text`` on one line: control characters and undecodable bytes escaped."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char.isprintable()
+        else char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for char in text
+    )
 
 
 class UsageError(Exception):
@@ -73,9 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log debugging detail"
     )
+    parser.set_defaults(parser=parser)
+    # Also accepted after the subcommand; SUPPRESS keeps a -v given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log debugging detail",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    add_command = functools.partial(_add_command, commands, common)
 
-    describe = commands.add_parser(
+    describe = add_command(
         "describe", help="print the archive record of each frame as JSON"
     )
     _add_input_arguments(describe)
@@ -89,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     describe.set_defaults(run=run_describe)
 
-    store = commands.add_parser("store", help="store each frame in a file store")
+    store = add_command("store", help="store each frame in a file store")
     _add_input_arguments(store)
     _add_store_arguments(store)
     store.add_argument(
@@ -101,19 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     store.set_defaults(run=run_store)
 
-    show_settings = commands.add_parser(
-        "settings", help="print the effective configuration"
-    )
+    show_settings = add_command("settings", help="print the effective configuration")
     show_settings.set_defaults(run=run_settings)
 
-    fetch = commands.add_parser("fetch", help="write a stored frame to a file")
+    fetch = add_command("fetch", help="write a stored frame to a file")
     fetch.add_argument("store_path")
     fetch.add_argument("--version-id", default=None)
     fetch.add_argument("-o", "--output", help="file to write (default: stdout)")
     _add_store_arguments(fetch)
     fetch.set_defaults(run=run_fetch)
 
-    url = commands.add_parser("url", help="print a download URL for a version")
+    url = add_command("url", help="print a download URL for a version")
     url.add_argument("store_path")
     url.add_argument("--version-id", required=True)
     url.add_argument(
@@ -125,19 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_arguments(url)
     url.set_defaults(run=run_url)
 
-    delete = commands.add_parser("delete", help="delete one version of a frame")
+    delete = add_command("delete", help="delete one version of a frame")
     delete.add_argument("store_path")
     delete.add_argument("--version-id", required=True)
     _add_store_arguments(delete)
     delete.set_defaults(run=run_delete)
 
-    footprints = commands.add_parser(
+    footprints = add_command(
         "footprints", help="draw the frames' footprints on a sky plot (PNG)"
     )
     _add_input_arguments(footprints)
     footprints.add_argument("-o", "--output", required=True, help="PNG to write")
     footprints.set_defaults(run=run_footprints)
     return parser
+
+
+def _add_command(commands, common, name: str, **options) -> argparse.ArgumentParser:
+    command = commands.add_parser(name, parents=[common], **options)
+    command.set_defaults(parser=command)
+    return command
 
 
 def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -222,7 +268,9 @@ def load_metadata(option: str | None) -> dict[str, Any] | None:
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source} is not valid JSON: {exc}") from exc
     if not isinstance(metadata, dict):
-        raise UsageError(f"{source} must hold a JSON object, not {type(metadata)}")
+        raise UsageError(
+            f"{source} must hold a JSON object, not {type(metadata).__name__}"
+        )
     return metadata
 
 
@@ -388,7 +436,7 @@ def _report_failure(
     with progress._lock:
         if progress.enabled:
             progress.stream.write("\r\x1b[K")
-        sys.stderr.write(f"{path}: {message}\n")
+        sys.stderr.write(f"{printable(path)}: {printable(message)}\n")
     progress.advance(0, ok=False)
 
 

@@ -11,6 +11,10 @@ class OcsArchiveError(Exception):
     """Base class of every error this library raises on purpose."""
 
 
+class SettingsError(OcsArchiveError, ValueError):
+    """An environment variable holds a value the library cannot use."""
+
+
 class FileSpecificationException(OcsArchiveError):
     """An input file or its metadata cannot be turned into an archive record.
 

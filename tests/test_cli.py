@@ -271,7 +271,7 @@ def test_describe_reports_each_failing_file_and_describes_the_others(tmp_path):
     failures = failure_lines(result.stderr)
     assert set(failures) == {str(not_fits), str(missing), str(unsupported)}
     assert failures[str(not_fits)].startswith(
-        "Could not find required keywords in headers! broken.fits lacks PROPID"
+        "Could not find required keywords in headers! broken.fits is not a FITS file"
     )
     assert "No such file or directory" in failures[str(missing)]
     assert failures[str(unsupported)] == (
@@ -304,7 +304,7 @@ def test_describe_bad_metadata_is_a_usage_error(option, message):
 
     assert result.returncode == 2
     assert result.stdout == ""
-    assert f"ocs-archive: error: {message}" in result.stderr
+    assert f"ocs-archive describe: error: {message}" in result.stderr
 
 
 def test_describe_every_real_frame_matches_the_reference(lco_data, reference_records):
@@ -587,3 +587,51 @@ def test_every_subcommand_has_help(command):
     assert result.returncode == 0
     assert result.stdout.startswith(f"usage: ocs-archive {command} ")
     assert result.stderr == ""
+
+
+# Hostile input on the command line
+
+
+def test_a_malformed_setting_is_one_line_not_a_traceback():
+    result = run_cli("settings", env={**environment(), "DAYS_UNTIL_PUBLIC": "abc"})
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ocs-archive: DAYS_UNTIL_PUBLIC='abc' is not an integer "
+        "(expected a whole number of days)\n"
+    )
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_an_error():
+    pipeline = subprocess.run(
+        f"{sys.executable} -m ocs_archive describe --jsonl {SAMPLES} | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=120,
+        executable="/bin/bash",
+    )
+    assert len(pipeline.stdout.splitlines()) == 1
+    assert "Broken pipe" not in pipeline.stderr
+    assert "Traceback" not in pipeline.stderr
+
+
+def test_names_with_control_characters_are_reported_on_one_line(tmp_path):
+    strange = tmp_path / "bad\nname-e00.fits"
+    strange.write_bytes(b"not a frame")
+    result = run_cli("describe", str(strange))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(str(tmp_path) + "/bad\\nname-e00.fits: ")
+
+
+def test_verbose_after_the_subcommand(tmp_path):
+    result = run_cli("describe", "-v", str(SAMPLES / "bias_fa04_20240305_bin1x1.fits"))
+    assert result.returncode == 0
+    assert "DEBUG ocs_archive" in result.stderr
+
+
+def test_a_class_path_without_a_module_is_explained():
+    result = run_cli("describe", "--type", "NoDots", str(SAMPLES / PDF))
+    assert result.returncode == 1
+    assert "class path 'NoDots' must name a module and a class" in result.stderr

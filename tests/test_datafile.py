@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
@@ -320,3 +322,65 @@ def test_portal_not_asked_without_settings_or_proposal():
         settings, "OBSERVATION_PORTAL_BASE_URL", "http://127.0.0.1:9"
     ):
         assert data_file(PDF_METADATA).proposal_tags is None
+
+
+def test_backslash_in_a_name_is_part_of_it_and_refused_in_a_store_path():
+    built = DataFile(EmptyFile("night1\\frame-e00.pdf"), PDF_METADATA)
+    assert built.open_file.basename == "night1\\frame-e00"
+    with pytest.raises(FileSpecificationException, match="path separator"):
+        built.get_filestore_path()
+
+
+def test_overlong_path_components_are_refused():
+    with pytest.raises(FileSpecificationException, match="SITEID .* longer than 255"):
+        data_file({**PDF_METADATA, "SITEID": "s" * 300}).get_filestore_path()
+    longest = "y" * 250 + ".pdf"
+    assert data_file(PDF_METADATA, longest).get_filestore_path().endswith(longest)
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"), [(20240304.0, "20240304"), ("2024-03-04", "20240304")]
+)
+def test_day_obs_forms_that_are_repaired(day, expected):
+    built = data_file({**PDF_METADATA, "DAY-OBS": day})
+    assert built.get_header_data().get_observation_day() == expected
+
+
+@pytest.mark.parametrize("day", ["20241399", "2015/02/19", 2024.5, True, "2024030"])
+def test_day_obs_that_is_not_a_calendar_date(day):
+    with pytest.raises(FileSpecificationException, match=r"DAY-OBS .* is not a date"):
+        data_file({**PDF_METADATA, "DAY-OBS": day})
+
+
+def test_non_iso_observation_date_names_date_obs_when_the_day_is_derived():
+    with pytest.raises(
+        FileSpecificationException,
+        match=r"DATE-OBS '05/03/24' in .* is not an ISO date, so DAY-OBS cannot be",
+    ):
+        data_file({**PDF_METADATA, "DATE-OBS": "05/03/24", "DAY-OBS": ""})
+
+
+def test_public_date_past_the_last_representable_year():
+    with pytest.raises(FileSpecificationException, match="too late.*past the year"):
+        data_file(
+            {**PDF_METADATA, "PROPID": "LCOEngineering", "DATE-OBS": "9999-03-05"}
+        )
+
+
+def test_null_marker_reduction_level_is_raw():
+    built = data_file({**PDF_METADATA, "RLEVEL": "N/A"})
+    assert built.get_header_data().get_reduction_level() == 0
+
+
+def test_proposal_ids_are_percent_encoded_in_the_portal_url(portal_server):
+    _tags(portal_server, "public9", ["public"])
+    hostile = "secret2/../../public9"
+    assert public_date(PROPID=hostile) == "2016-02-19T13:56:05.261000"
+    assert portal_server.requests[-1][0] == (
+        "/portal/api/proposals/secret2%2F..%2F..%2Fpublic9"
+    )
+
+
+def test_empty_file_md5_of_a_name_that_is_not_utf8():
+    name = os.fsdecode(b"bad\xff-e00.fits")
+    assert EmptyFile(name).get_md5() == hashlib.md5(b"bad\xff-e00.fits").hexdigest()

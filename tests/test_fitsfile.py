@@ -289,8 +289,8 @@ def test_configuration_type_inferred_from_name(name, headers, expected):
 def test_configuration_type_that_cannot_be_inferred(name):
     with pytest.raises(
         FileSpecificationException,
-        match="^OBSTYPE is UNKNOWN and could not be inferred. "
-        "Please manually correct it$",
+        match=r"^OBSTYPE is UNKNOWN and could not be inferred. "
+        rf"Please manually correct it \({name}\)$",
     ):
         headers_of(LcoFitsFile, name, {"OBSTYPE": "UNKNOWN"})
 
@@ -450,3 +450,34 @@ def test_thumbnail_requires_its_own_keys_whatever_required_headers_says():
         ThumbnailFile(in_memory(b"", "t.jpg"), metadata, None, [])
     built = ThumbnailFile(in_memory(b"", "t.jpg"), THUMBNAIL_METADATA, None, ["OTHER"])
     assert built.get_header_data().get_size() == "small"
+
+
+def test_null_marker_reduction_level_is_read_from_the_name():
+    name = "lsc1m009-fa04-20240305-0001-e91.fits.fz"
+    for marker in ("N/A", "UNKNOWN"):
+        built = LcoFitsFile(
+            in_memory(fits_bytes({"RLEVEL": marker}, compressed=True), name)
+        )
+        assert built.get_header_data().get_reduction_level() == 91
+
+
+def test_control_characters_inside_a_header_string_do_not_break_reading(caplog):
+    frame = bytearray(fits_bytes({"OBJECT": "a_b"}))
+    start = frame.index(b"'a_b")
+    frame[start + 2 : start + 3] = b"\t"
+    built = FitsFile(in_memory(bytes(frame), "x.fits"))
+    assert built.get_header_data().get_site_id() == "lsc"
+    assert "OBJECT" not in built.get_header_data().get_headers()
+    assert "x.fits HDU 0: skipped unreadable card 'OBJECT'" in caplog.text
+
+
+def test_required_headers_in_the_last_of_many_hdus():
+    from astropy.io import fits
+
+    hdus = [fits.PrimaryHDU()] + [fits.ImageHDU() for _ in range(300)]
+    for key, value in REQUIRED.items():
+        hdus[-1].header[key] = value
+    buffer = io.BytesIO()
+    fits.HDUList(hdus).writeto(buffer)
+    built = FitsFile(in_memory(buffer.getvalue(), "x.fits"))
+    assert built.get_header_data().get_site_id() == "lsc"

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 # 999 years, the archive's way of saying "never public".
 FOREVER = timedelta(days=365 * 999)
 
+# The longest file or directory name common filesystems accept.
+MAX_SEGMENT_BYTES = 255
+
 _DAY_PATTERN = re.compile(r"^\d{8}$")
 _DATE_PREFIX = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
 
@@ -89,7 +92,7 @@ class File:
         """
         if path is None:
             return None, None
-        name = os.fsdecode(path).replace("\\", "/").rsplit("/", 1)[-1]
+        name = os.path.basename(os.fsdecode(path))
         for extension in _known_extensions():
             if name.endswith(extension) and len(name) > len(extension):
                 return name[: -len(extension)], extension
@@ -163,7 +166,9 @@ class EmptyFile(File):
         return self.path if self.path is not None else "dummy_file.fits"
 
     def get_md5(self) -> str:
-        return hashlib.md5(self.filename.encode("utf-8")).hexdigest()
+        # fsencode gives the UTF-8 bytes, and the original bytes of a name that is
+        # not valid UTF-8.
+        return hashlib.md5(os.fsencode(self.filename)).hexdigest()
 
 
 class DataFile:
@@ -256,9 +261,19 @@ class DataFile:
             return None
         match = _DATE_PREFIX.match(str(date))
         if match:
-            return "".join(match.groups())
-        # Not an ISO date: keep the reference rule, the part before 'T' without dashes.
-        return str(date).split("T")[0].replace("-", "")
+            day = "".join(match.groups())
+        else:
+            # Not an extended ISO date: the part before 'T' without dashes, which
+            # still reads basic ISO dates such as 20200131T200956.
+            day = str(date).split("T")[0].replace("-", "")
+        if _normalise_day(day) is None:
+            key = settings.OBSERVATION_DATE_KEY
+            raise FileSpecificationException(
+                f"{key} {date!r} in {self.name} is not an ISO date, so "
+                f"{settings.OBSERVATION_DAY_KEY} cannot be derived from it "
+                "(expected e.g. 2015-02-19T13:56:05.261)"
+            )
+        return day
 
     def _repair_public_date(self) -> None:
         if self.header_data.get_public_date():
@@ -311,12 +326,19 @@ class DataFile:
                 f"{key} is missing in {self.name}: the public date cannot be computed"
             )
         try:
-            return (parse(str(date)) + delta).isoformat()
+            parsed = parse(str(date))
         except (ParserError, ValueError, OverflowError) as exc:
             raise FileSpecificationException(
                 f"{key} {date!r} in {self.name} is not a date "
                 "(expected ISO 8601, e.g. 2015-02-19T13:56:05.261)"
             ) from exc
+        try:
+            return (parsed + delta).isoformat()
+        except OverflowError:
+            raise FileSpecificationException(
+                f"{key} {date!r} in {self.name} is too late: its public date, "
+                f"{delta.days} days later, is past the year 9999"
+            ) from None
 
     def _check_reduction_level(self) -> None:
         try:
@@ -411,20 +433,26 @@ class DataFile:
 
 
 def _normalise_day(day: Any) -> str | None:
-    """``day`` as ``YYYYMMDD`` text, or None when it is not a date."""
+    """``day`` as ``YYYYMMDD`` text, or None when it is not a calendar date."""
     if isinstance(day, bool):
         return None
+    if isinstance(day, float) and day.is_integer():
+        day = int(day)
     if isinstance(day, int):
         day = str(day)
     if not isinstance(day, str):
         return None
     text = day.strip()
-    if _DAY_PATTERN.match(text):
-        return text
     match = _DATE_PREFIX.match(text)
     if match and len(text) == 10:
-        return "".join(match.groups())
-    return None
+        text = "".join(match.groups())
+    if not _DAY_PATTERN.match(text):
+        return None
+    try:
+        datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return None
+    return text
 
 
 def _segment_problem(text: str) -> str | None:
@@ -436,4 +464,6 @@ def _segment_problem(text: str) -> str | None:
         return "it contains a path separator"
     if any(ord(char) < 32 or ord(char) == 127 for char in text):
         return "it contains a control character"
+    if len(os.fsencode(text)) > MAX_SEGMENT_BYTES:
+        return f"it is longer than {MAX_SEGMENT_BYTES} bytes"
     return None

@@ -44,6 +44,11 @@ def load_datafile_class(class_path: str) -> type:
     from ocs_archive.input.file import DataFile
 
     module_path, _, class_name = str(class_path).rpartition(".")
+    if not module_path:
+        raise FileSpecificationException(
+            f"class path {class_path!r} must name a module and a class, e.g. "
+            "ocs_archive.input.fitsfile.FitsFile"
+        )
     try:
         module = importlib.import_module(module_path)
     except (ImportError, ValueError):

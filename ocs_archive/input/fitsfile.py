@@ -59,7 +59,7 @@ class FitsFile(DataFile):
     def _create_header_data(self, file_metadata: dict[str, Any]) -> None:
         with self.get_fits() as fits_stream:
             if not is_fits(fits_stream):
-                super()._create_header_data(file_metadata)
+                self._create_header_data_from_metadata(file_metadata)
                 return
             size = _remaining_size(fits_stream)
             fewest_missing: list[str] | None = None
@@ -77,6 +77,17 @@ class FitsFile(DataFile):
             f"Could not find required keywords in headers! No HDU of {self.name} has "
             f"them all; the closest lacks {', '.join(fewest_missing or ['every one'])}"
         )
+
+    def _create_header_data_from_metadata(self, file_metadata: dict[str, Any]) -> None:
+        """Bytes that are not FITS (an EmptyFile): the metadata must say it all."""
+        missing = self._missing_required_headers(file_metadata)
+        if missing and len(self.open_file):
+            raise FileSpecificationException(
+                f"Could not find required keywords in headers! {self.name} is not a "
+                f"FITS file (it does not start with 'SIMPLE  =') and the metadata "
+                f"given lacks {', '.join(missing)}"
+            )
+        super()._create_header_data(file_metadata)
 
     def _check_extension(self) -> None:
         if self.open_file.extension not in FITS_EXTENSIONS:

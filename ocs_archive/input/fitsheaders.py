@@ -121,12 +121,32 @@ class _KeepOpen(io.RawIOBase):
 def _check_not_truncated(hdu_list, index: int, hdu, size: int | None, name: str):
     if size is None:
         return
-    info = hdu_list.fileinfo(index)
-    end = info["datLoc"] + _unpadded_data_size(hdu, info["datSpan"])
+    data_location = _data_location(hdu_list, index, hdu)
+    if data_location is None:
+        return
+    offset, padded_size = data_location
+    end = offset + _unpadded_data_size(hdu, padded_size)
     if end > size:
         raise FileSpecificationException(
             f"{name} is truncated: HDU {index} needs {end} bytes, the file has {size}"
         )
+
+
+def _data_location(hdu_list, index: int, hdu) -> tuple[int, int] | None:
+    """(offset, padded size) of the HDU's data in the file, or None if unknown."""
+    # astropy keeps both on each HDU it reads. Its public fileinfo() gives the same
+    # figures but re-serialises every header read so far on each call, which makes
+    # a file of many HDUs quadratic, and fails on headers it cannot re-serialise.
+    offset = getattr(hdu, "_data_offset", None)
+    padded_size = getattr(hdu, "_data_size", None)
+    if isinstance(offset, int) and isinstance(padded_size, int):
+        return offset, padded_size
+    try:
+        info = hdu_list.fileinfo(index)
+    except _UNREADABLE_FITS as exc:
+        logger.debug("HDU %d: data location unknown (%s)", index, exc)
+        return None
+    return info["datLoc"], info["datSpan"]
 
 
 def _unpadded_data_size(hdu, padded_size: int) -> int:
@@ -176,15 +196,23 @@ def header_to_dict(header, where: str) -> dict[str, Any]:
 def _repair_card(card, where: str, error: Exception) -> tuple[str | None, Any]:
     from astropy.io.fits.verify import VerifyError
 
-    image = card.image
+    original = _card_text(card)
     try:
         card.verify("fix")
         keyword, value = card.keyword, card.value
     except (VerifyError, ValueError):
-        logger.warning("%s: skipped unreadable card %r (%s)", where, image, error)
+        logger.warning("%s: skipped unreadable card %s (%s)", where, original, error)
         return None, None
-    logger.warning("%s: repaired card %r to %s = %r", where, image, keyword, value)
+    logger.warning("%s: repaired card %s to %s = %r", where, original, keyword, value)
     return keyword, value
+
+
+def _card_text(card) -> str:
+    """The card as written, for messages, even when astropy cannot format it."""
+    try:
+        return repr(card.image.rstrip())
+    except (ValueError, TypeError):
+        return repr(str(getattr(card, "keyword", "?")))
 
 
 def plain_value(value: Any, keyword: str = "", where: str = "") -> Any:

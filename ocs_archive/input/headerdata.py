@@ -98,13 +98,15 @@ class HeaderData:
         return self._get(settings.THUMBNAIL_SIZE_KEY, "")
 
     def get_reduction_level(self) -> int:
-        """The reduction level as an integer: 0 (raw) when unset.
+        """The reduction level as an integer: 0 (raw) when unset or a null marker.
 
         Raises :class:`FileSpecificationException` when the value is not an integer.
         """
         key = settings.REDUCTION_LEVEL_KEY
         value = self._headers.get(key)
-        if value in (None, ""):
+        if value in (None, "") or (
+            isinstance(value, str) and value in settings.NULL_HEADER_VALUES
+        ):
             return 0
         if isinstance(value, float) and value.is_integer():
             return int(value)

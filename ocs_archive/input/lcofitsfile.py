@@ -63,7 +63,7 @@ class LcoFitsFile(FitsFile):
         if inferred is None:
             raise FileSpecificationException(
                 f"{settings.CONFIGURATION_TYPE_KEY} is UNKNOWN and could not be "
-                "inferred. Please manually correct it"
+                f"inferred. Please manually correct it ({self.name})"
             )
         self.header_data.update_headers({settings.CONFIGURATION_TYPE_KEY: inferred})
 

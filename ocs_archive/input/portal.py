@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from urllib.parse import quote
 
 from ocs_archive.settings import settings
 
@@ -28,7 +29,8 @@ _cache_lock = threading.Lock()
 
 def proposal_url(base_url: str, proposal_id: str) -> str:
     """The portal's API address of a proposal; a path in ``base_url`` is kept."""
-    return f"{base_url.rstrip('/')}/api/proposals/{proposal_id}"
+    # The id comes from a header: encoded, it can only ever name one proposal.
+    return f"{base_url.rstrip('/')}/api/proposals/{quote(proposal_id, safe='')}"
 
 
 def get_proposal_tags(proposal_id: object) -> list[str] | None:

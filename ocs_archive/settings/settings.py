@@ -11,11 +11,11 @@ value, rather than surfacing later as a confusing failure deep inside an ingest.
 import ast
 import os
 
+from ocs_archive.exceptions import SettingsError
+
+__all__ = ["SettingsError", "get_tuple_from_environment"]
+
 S3_ADDRESSING_STYLES = ("virtual", "path", "auto")
-
-
-class SettingsError(ValueError):
-    """An environment variable holds a value the library cannot use."""
 
 
 def get_tuple_from_environment(variable_name: str, default: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -143,8 +144,9 @@ class FileSystemStore(FileStore):
         self, source: IO[bytes], target: Path, path: str
     ) -> tuple[str, int]:
         try:
+            # A short name: the frame's own may already be as long as names can be.
             descriptor, temporary = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+                dir=target.parent, prefix=".ocs-archive-", suffix=".part"
             )
         except OSError as exc:
             raise _store_error(exc, path) from exc
@@ -208,12 +210,24 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
+# Errors that do not go away on a retry: something is in the way, not allowed, or
+# impossible on this filesystem. Others (a full or failing disk) may pass.
+_PERMANENT_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EEXIST,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENAMETOOLONG,
+    errno.EROFS,
+    errno.ELOOP,
+    errno.EINVAL,
+}
+
+
 def _store_error(exc: BaseException | None, path: str) -> Exception:
     """Translate a filesystem error into the store's exceptions."""
-    # These do not go away on a retry: something is in the way or not allowed.
-    if isinstance(
-        exc, PermissionError | FileExistsError | NotADirectoryError | IsADirectoryError
-    ):
+    if isinstance(exc, OSError) and exc.errno in _PERMANENT_ERRNOS:
         return FileStoreSpecificationError(
             f"the local store cannot use {path!r}: {exc}"
         )
