@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLES
+from testframes import SAMPLES
 
 from ocs_archive.record import build_record, open_data_file
 from ocs_archive.settings import settings

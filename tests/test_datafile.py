@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
-from conftest import REQUIRED
+from testframes import REQUIRED
 
 from ocs_archive.input import portal
 from ocs_archive.input.file import DataFile, EmptyFile, FileSpecificationException

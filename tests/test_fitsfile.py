@@ -9,7 +9,7 @@ import tarfile
 import tracemalloc
 
 import pytest
-from conftest import REQUIRED, fits_bytes
+from testframes import REQUIRED, fits_bytes
 
 from ocs_archive.input.file import EmptyFile, File, FileSpecificationException
 from ocs_archive.input.fitsfile import FitsFile

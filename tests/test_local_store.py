@@ -11,7 +11,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import REQUIRED, real_data_dir
+from testframes import REQUIRED, real_data_dir
 
 from ocs_archive.input.file import DataFile, FileSpecificationException
 from ocs_archive.input.filefactory import FileFactory

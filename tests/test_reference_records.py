@@ -61,7 +61,7 @@ def _frames(folder: Path | None) -> list[str]:
 
 
 def _real_frames() -> list[str]:
-    from conftest import real_data_dir
+    from testframes import real_data_dir
 
     return _frames(real_data_dir()) or ["<no real frames>"]
 
