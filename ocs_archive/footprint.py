@@ -4,10 +4,12 @@ A frame's footprint comes in three forms, from the most compatible to the most u
 
 * the corners, :func:`wcs_corners`: the GeoJSON-style polygon dict that archive records
   keep in ``area`` (four ``[ra_deg, dec_deg]`` corners and the first one again);
-* a shapely geometry, :func:`footprint` and :func:`footprint_from_corners`: longitude
-  is RA in degrees within [0, 360], cut at RA 0 and closed over a pole it contains;
-* GeoJSON, :func:`geojson_geometry` and :func:`feature_collection`: longitude within
-  [-180, 180] and cut at RA 180, as RFC 7946 asks.
+* a shapely geometry, :func:`footprint` and :func:`footprint_from_corners`: the
+  corners joined by great circles (the frame's real edges), drawn through points
+  along each; longitude is RA in degrees within [0, 360], cut at RA 0 and closed
+  over a pole the frame contains;
+* GeoJSON, :func:`geojson_geometry` and :func:`feature_collection`: the same
+  geometry with longitude within [-180, 180], cut at RA 180 as RFC 7946 asks.
 
 ``docs/footprints.md`` explains the conventions and where they differ from the
 reference implementation. Importing this module is cheap: astropy, numpy and shapely
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import logging
 import math
 import numbers
+import pathlib
 import re
 import threading
 import warnings
@@ -46,6 +50,24 @@ A cut-out one pixel high has corners on a single line; its shapely footprint is 
 line widened by this much on each side (3.6 milliarcseconds, far below a pixel), so
 that it is a valid polygon without claiming sky the frame does not show.
 """
+
+EDGE_TOLERANCE_DEG = 1e-6
+"""How far (degrees on the sky) a shapely footprint's edge may stray from its arc.
+
+The edges of a frame are great circles: a gnomonic (TAN) projection maps each row and
+column of pixels to one. In (RA, Dec) they curve, strongly near a pole, so each edge
+is drawn through points along its great circle, close enough together that the
+straight lines between them stay within this distance of it.
+"""
+
+# Limits on the points along one edge: an edge passing a hair from a pole needs about
+# 50 halvings there, while an edge a quarter of the sky long still ends in bounded
+# time.
+_MAX_POINTS_PER_EDGE = 4096
+_MIN_ARC_FRACTION = 1e-15
+
+# A position this close to a pole (degrees) is taken to be on it: its RA means nothing.
+_POLE_TOLERANCE_DEG = 1e-9
 
 # Coordinates are snapped to this grid (degrees) when the pieces of a footprint cut at
 # a seam are merged again, so that edges meeting at the seam meet exactly.
@@ -73,11 +95,12 @@ def wcs_corners(headers: Mapping[str, Any]) -> Corners | None:
     each corner ``[ra_deg, dec_deg]`` as Python floats. It comes from the pointing
     when the RA, DEC and RADIUS keys (``settings.RA_KEY`` and friends, read at call
     time) are all set: RA in hours, DEC in degrees, either as a number or sexagesimal
-    text, RADIUS in arcseconds; corner RAs are then within [0, 360). Otherwise it is
-    the world position of the pixels (1, 1), (1, NAXIS2), (NAXIS1, NAXIS2) and
-    (NAXIS1, 1) under the header's celestial WCS, distortions included, exactly as
-    astropy gives it: usually within [0, 360), but not always (CRVAL1 = -0.01 gives
-    RAs near -360 and 0), so read RA modulo 360.
+    text, RADIUS in arcseconds and under 90 degrees. The corners are then those of the
+    square whose great-circle edges touch that circle, with RAs within [0, 360).
+    Otherwise they are the world positions of the pixels (1, 1), (1, NAXIS2),
+    (NAXIS1, NAXIS2) and (NAXIS1, 1) under the header's celestial WCS, distortions
+    included, exactly as astropy gives them: usually within [0, 360), but not always
+    (CRVAL1 = -0.01 gives RAs near -360 and 0), so read RA modulo 360.
 
     Never raises and never returns NaN or infinite values: a header that describes no
     usable footprint gives None, and the reason is logged at DEBUG.
@@ -105,11 +128,13 @@ def footprint_from_corners(
     """The footprint that ``corners`` (a :func:`wcs_corners` dict) describes, or None.
 
     The geometry is valid and its exterior rings run counter-clockwise. Longitude is RA
-    in degrees within [0, 360], latitude is Dec. The corners are joined by straight
-    lines in (RA, Dec), taking the shorter way round in RA; a frame across RA 0 comes
-    back as a MultiPolygon of its two pieces, and a frame whose corners wind round a
-    pole covers every RA from its edge to that pole. Corners enclosing no area give a
-    thin strip (see :data:`DEGENERATE_HALF_WIDTH_DEG`). None gives None.
+    in degrees within [0, 360], latitude is Dec. The corners are joined by the shorter
+    great-circle arcs between them, as a frame's edges are, each drawn through points
+    along it to within :data:`EDGE_TOLERANCE_DEG`. A frame across RA 0 comes back as a
+    MultiPolygon of its two pieces; a frame whose edges wind round a pole covers every
+    RA from its edge to that pole, the pole being on the smaller side of the ring.
+    Corners enclosing no area give a thin strip (see
+    :data:`DEGENERATE_HALF_WIDTH_DEG`). None gives None.
 
     Raises :class:`FootprintError` when ``corners`` is not such a dict.
     """
@@ -124,9 +149,10 @@ def continuous_footprint(
 ) -> Polygon | MultiPolygon | None:
     """The footprint in continuous RA, before it is cut at RA 0, or None.
 
-    RA runs on from the first corner without jumping at 0/360, so it may leave
-    [0, 360): a frame across RA 0 spans, say, -0.1 to 0.1, and a frame around a pole
-    spans 360 degrees. Meant for drawing and for reasoning about one frame; use
+    The edges follow great circles as in :func:`footprint_from_corners`, but RA runs
+    on from the first corner without jumping at 0/360, so it may leave [0, 360): a
+    frame across RA 0 spans, say, -0.1 to 0.1, and a frame around a pole spans 360
+    degrees. Meant for drawing and for reasoning about one frame; use
     :func:`footprint_from_corners` to compare frames. Raises :class:`FootprintError`
     when ``corners`` is not a corners dict.
     """
@@ -145,8 +171,9 @@ def covers(
     ``geometry_or_corners`` is a corners dict, a geometry from
     :func:`footprint_from_corners` (RA within [0, 360]) or None (covers nothing).
     ``ra_deg`` may be any real number and is taken modulo 360; at ``dec_deg`` = +-90
-    RA does not matter. Raises ``ValueError`` for a non-finite RA or a Dec outside
-    [-90, 90].
+    RA does not matter. The answer is the geometry's own, so a position within
+    :data:`EDGE_TOLERANCE_DEG` of an edge may fall either side of it. Raises
+    ``ValueError`` for a non-finite RA or a Dec outside [-90, 90].
     """
     from shapely.geometry import LineString, Point
 
@@ -172,9 +199,11 @@ def geojson_geometry(
 ) -> dict[str, Any] | None:
     """An RFC 7946 Polygon or MultiPolygon dict of a footprint, or None.
 
-    Longitude is RA when RA <= 180 and RA - 360 above, so a frame across RA 0 stays one
-    polygon while one across RA 180 is cut at the antimeridian into a MultiPolygon.
-    Exterior rings run counter-clockwise. Accepts what :func:`covers` accepts.
+    The rings are those of the shapely footprint, so edges follow great circles
+    through the points along them. Longitude is RA when RA <= 180 and RA - 360 above,
+    so a frame across RA 0 stays one polygon while one across RA 180 is cut at the
+    antimeridian into a MultiPolygon. Exterior rings run counter-clockwise. Accepts
+    what :func:`covers` accepts.
     """
     geometry = _as_footprint(geometry_or_corners)
     if geometry is None:
@@ -186,15 +215,20 @@ def feature_collection(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection with one Feature per archive record.
 
     A record needs ``area`` (a corners dict or None) and ``basename``; its geometry is
-    :func:`geojson_geometry` of ``area`` (``null`` when there is none), its ``id`` the
-    basename, and its properties every other field holding a JSON scalar (dates become
-    ISO 8601 text; ``headers``, lists and dicts are left out). Raises
-    :class:`FootprintError` naming the record whose ``area`` is malformed.
+    :func:`geojson_geometry` of ``area`` (``null`` when there is none) and its
+    properties every other field holding a JSON scalar (dates become ISO 8601 text;
+    ``headers``, lists and dicts are left out). Its ``id`` is the file name, basename
+    and extension, taken from the record's ``store_path`` or else its ``file``, or the
+    basename when it has neither; a name met again gets ``#2``, ``#3``... so that ids
+    are unique in the collection. Raises :class:`FootprintError` naming the record
+    whose ``area`` is malformed.
     """
-    return {
-        "type": "FeatureCollection",
-        "features": [_feature(record) for record in records],
-    }
+    taken: set[str] = set()
+    features = []
+    for record in records:
+        feature_id = _unique(_feature_name(record), taken)
+        features.append(_feature(record, feature_id))
+    return {"type": "FeatureCollection", "features": features}
 
 
 # Corners from the pointing (RA, DEC, RADIUS)
@@ -239,47 +273,38 @@ def _corners_from_pointing(
 def _pointing_corners(
     ra_deg: float, dec_deg: float, radius_deg: float
 ) -> list[tuple[float, float]]:
-    """Corners of the RA/Dec box holding the circle of ``radius_deg`` round a centre."""
+    """Corners of the square whose great-circle edges touch the circle round a centre.
+
+    It is the square a camera with a gnomonic (TAN) projection would see: sides of
+    2 tan(r) in the tangent plane, aligned with north, each side touching the circle
+    of radius ``radius_deg`` at its middle. Its four corners, joined by great circles
+    as :func:`footprint_from_corners` joins them, hold the whole field, pole included
+    when the field holds one. The order is the reference's box order: north-west,
+    north-east, south-east, south-west (west being lower RA).
+    """
     if radius_deg == 0.0:
         return [(ra_deg, dec_deg)] * 4
-    if abs(dec_deg) + radius_deg >= 90.0:
-        return _polar_cap_corners(ra_deg, dec_deg, radius_deg)
-    # The meridians tangent to the circle lie asin(sin r / cos dec) either side of its
-    # centre, about r / cos(dec) for a small circle; using r itself, as the reference
-    # does, cuts off the sides of every field away from the equator.
-    ratio = math.sin(math.radians(radius_deg)) / math.cos(math.radians(dec_deg))
-    # The ratio is below 1 here, but may round above it a hair short of the pole.
-    half_width = math.degrees(math.asin(min(ratio, 1.0)))
-    top, bottom = dec_deg + radius_deg, dec_deg - radius_deg
-    west, east = ra_deg - half_width, ra_deg + half_width
+    half_side = math.tan(math.radians(radius_deg))
+    offsets = ((-1.0, 1.0), (1.0, 1.0), (1.0, -1.0), (-1.0, -1.0))
     return [
-        (_normalised_ra(west), top),
-        (_normalised_ra(east), top),
-        (_normalised_ra(east), bottom),
-        (_normalised_ra(west), bottom),
+        _from_tangent_plane(ra_deg, dec_deg, east * half_side, north * half_side)
+        for east, north in offsets
     ]
 
 
-def _polar_cap_corners(
-    ra_deg: float, dec_deg: float, radius_deg: float
-) -> list[tuple[float, float]]:
-    """Four corners round the pole that a circle of ``radius_deg`` contains.
-
-    A box cannot hold a pole (its RA edges meet there), so the corners lie on the
-    parallel bounding the cap, 90 degrees of RA apart, and wind round the pole.
-    """
-    north = dec_deg + radius_deg >= 90.0
-    edge = dec_deg - radius_deg if north else dec_deg + radius_deg
-    if (edge > 0.0) == north:
-        # A reader joining corners by great circles (a PostGIS geography) sees each
-        # edge bow 45 degrees out toward the pole. Moving the corners away from the
-        # pole until the middle of each arc touches the parallel keeps the whole cap
-        # inside; for a cap reaching across the equator no such square exists.
-        edge = math.degrees(math.atan(math.tan(math.radians(edge)) * math.sqrt(0.5)))
-    # Turn the same way as the box's corners (clockwise with RA drawn rightward):
-    # westward round the north pole, eastward round the south pole.
-    offsets = (135.0, 45.0, -45.0, -135.0) if north else (-135.0, -45.0, 45.0, 135.0)
-    return [(_normalised_ra(ra_deg + offset), edge) for offset in offsets]
+def _from_tangent_plane(
+    ra_deg: float, dec_deg: float, xi: float, eta: float
+) -> tuple[float, float]:
+    """The sky position at standard coordinates (xi east, eta north) round a centre."""
+    dec = math.radians(dec_deg)
+    # The gnomonic projection's inverse, written with atan2 so that it holds at the
+    # poles too, where the centre's RA only fixes which way "east" points.
+    denominator = math.cos(dec) - eta * math.sin(dec)
+    ra = ra_deg + math.degrees(math.atan2(xi, denominator))
+    dec_out = math.atan2(
+        math.sin(dec) + eta * math.cos(dec), math.hypot(xi, denominator)
+    )
+    return _normalised_ra(ra), math.degrees(dec_out)
 
 
 def _sexagesimal(value: Any) -> float | None:
@@ -531,39 +556,217 @@ def _position(position: Any) -> tuple[float, float]:
 
 
 def _continuous_geometry(
-    positions: list[tuple[float, float]],
+    corners: list[tuple[float, float]],
 ) -> Polygon | MultiPolygon:
-    """The polygon the corners enclose, RA unwrapped from the first corner."""
+    """The polygon the corners enclose, RA unwrapped from the first corner.
+
+    Corners are joined by the great circles between them, as points along each arc.
+    """
     from shapely import make_valid
     from shapely.geometry import Polygon
 
-    longitudes = [positions[0][0]]
-    for (previous, _), (current, _) in zip(positions, positions[1:], strict=False):
-        longitudes.append(longitudes[-1] + _signed_step(previous, current))
-    latitudes = [lat for _, lat in positions]
-    closing = longitudes[-1] + _signed_step(positions[-1][0], positions[0][0])
-    turns = round((closing - longitudes[0]) / 360.0)
+    ring = _with_pole_meridians(_great_circle_ring(corners))
+    steps = _ra_steps(ring)
+    longitudes = list(itertools.accumulate(steps[:-1], initial=ring[0][0]))
+    latitudes = [lat for _, lat in ring]
+    turns = round(math.fsum(steps) / 360.0)
     shell = list(zip(longitudes, latitudes, strict=True))
 
     if turns != 0:
         if abs(turns) > 1:
             raise FootprintError(f"corners wind round a pole {abs(turns)} times")
-        # Of the two regions the ring bounds on the sphere, take the one holding the
-        # nearer pole: a frame is the smaller one.
-        pole = 90.0 if sum(latitudes) >= 0.0 else -90.0
+        pole = _enclosed_pole(steps, latitudes, turns)
         end = longitudes[0] + 360.0 * turns
         shell += [(end, latitudes[0]), (end, pole), (longitudes[0], pole)]
 
     if len(set(shell)) >= 3:
         polygon = Polygon(shell)
-        if polygon.is_valid:
-            return polygon
         # A ring crossing itself (strong distortion) or doubling back on itself (a
-        # frame one pixel high) is repaired; what keeps no area becomes a strip.
-        repaired = _polygonal(make_valid(polygon))
-        if repaired is not None:
-            return repaired
+        # frame one pixel high) is repaired. What keeps less area than the strip
+        # round a single point becomes a strip, which snapping to the grid when the
+        # footprint is cut at a seam cannot wipe out.
+        if not polygon.is_valid:
+            polygon = _polygonal(make_valid(polygon))
+        if polygon is not None and polygon.area >= (2 * DEGENERATE_HALF_WIDTH_DEG) ** 2:
+            return polygon
     return _thin_strip(shell)
+
+
+def _great_circle_ring(
+    corners: list[tuple[float, float]],
+) -> list[tuple[float, float]]:
+    """The corners, with points along the great-circle arc from each to the next."""
+    ring = []
+    for start, end in zip(corners, [*corners[1:], corners[0]], strict=True):
+        ring.append(start)
+        ring.extend(_points_along_arc(start, end))
+    return ring
+
+
+def _points_along_arc(
+    start: tuple[float, float], end: tuple[float, float]
+) -> list[tuple[float, float]]:
+    """Points strictly between ``start`` and ``end`` on the shorter great circle.
+
+    Pieces of the arc are halved, a pass at a time, until the straight line in
+    (RA, Dec) across each piece is within :data:`EDGE_TOLERANCE_DEG` of the arc at a
+    quarter, half and three quarters of the way, and no piece turns more than a
+    quarter of the way round in RA, so that unwrapping RA cannot go the wrong way
+    round a pole.
+    """
+    first, last = _unit_vector(start), _unit_vector(end)
+    angle = _angle_between(first, last)
+    # An arc from or to a pole runs along a meridian, which is straight in (RA, Dec);
+    # opposite points have no single great circle between them.
+    if angle == 0.0 or angle > math.pi - 1e-9 or _at_pole(start) or _at_pole(end):
+        return []
+
+    vertices = {0.0: start, 1.0: end}
+    unsettled = [(0.0, 1.0)]
+    while unsettled and len(vertices) < _MAX_POINTS_PER_EDGE:
+        halves = []
+        for low, high in unsettled:
+            if high - low <= _MIN_ARC_FRACTION or len(vertices) >= _MAX_POINTS_PER_EDGE:
+                continue
+            samples = {
+                share: _position_of(
+                    _along_arc(first, last, angle, low + share * (high - low))
+                )
+                for share in (0.25, 0.5, 0.75)
+            }
+            if _strays(vertices[low], vertices[high], samples):
+                middle = (low + high) / 2.0
+                vertices[middle] = samples[0.5]
+                halves += [(low, middle), (middle, high)]
+        unsettled = halves
+    return [vertices[fraction] for fraction in sorted(vertices)][1:-1]
+
+
+def _strays(
+    start: tuple[float, float],
+    end: tuple[float, float],
+    arc_samples: Mapping[float, tuple[float, float]],
+) -> bool:
+    """Whether the straight (RA, Dec) line from start to end strays from the arc.
+
+    ``arc_samples`` maps a share of the way along to the arc's position there.
+    """
+    if _at_pole(start) or _at_pole(end):
+        return False
+    ra_step = _signed_step(start[0], end[0])
+    if abs(ra_step) > 90.0:
+        return True
+    dec_step = end[1] - start[1]
+    for share, arc_point in arc_samples.items():
+        line_point = (start[0] + share * ra_step, start[1] + share * dec_step)
+        # Measured on the sky: near a pole a long stretch of RA is a short way.
+        separation = _angle_between(_unit_vector(line_point), _unit_vector(arc_point))
+        if math.degrees(separation) > EDGE_TOLERANCE_DEG:
+            return True
+    return False
+
+
+def _with_pole_meridians(
+    ring: list[tuple[float, float]],
+) -> list[tuple[float, float]]:
+    """The ring with each point at a pole replaced by the meridians meeting there.
+
+    At a pole RA means nothing: an edge reaching it along one meridian leaves along
+    another, which in (RA, Dec) is a stretch of the line Dec = +-90 from the RA of the
+    point before to the RA of the point after.
+    """
+    if all(_at_pole(position) for position in ring):
+        # A frame too small to leave the pole: the pole itself, made a strip later.
+        return [(ring[0][0], math.copysign(90.0, ring[0][1]))]
+    count = len(ring)
+    result = []
+    for index, position in enumerate(ring):
+        if not _at_pole(position):
+            result.append(position)
+        elif not _at_pole(ring[index - 1]):
+            before = ring[index - 1]
+            after = next(
+                ring[(index + ahead) % count]
+                for ahead in range(1, count)
+                if not _at_pole(ring[(index + ahead) % count])
+            )
+            pole = math.copysign(90.0, position[1])
+            result += [(before[0], pole), (after[0], pole)]
+    return result
+
+
+def _ra_steps(ring: list[tuple[float, float]]) -> list[float]:
+    """The RA from each point of the ring to the next, the last back to the first.
+
+    Each step takes the shorter way round. A step of half a turn has none; it comes
+    from an edge running straight through a pole, which the frame then touches but
+    does not hold, so such steps are turned whichever way leaves the ring winding
+    round no pole.
+    """
+    steps = [
+        _signed_step(start[0], end[0])
+        for start, end in zip(ring, [*ring[1:], ring[0]], strict=True)
+    ]
+    turns = round(math.fsum(steps) / 360.0)
+    for index, step in enumerate(steps):
+        if turns == 0:
+            break
+        if abs(abs(step) - 180.0) < 1e-9 and step * turns > 0.0:
+            steps[index] = step - math.copysign(360.0, turns)
+            turns -= int(math.copysign(1, turns))
+    return steps
+
+
+def _enclosed_pole(steps: list[float], latitudes: list[float], turns: int) -> float:
+    """The pole inside a ring winding once round the sky: the smaller side of it."""
+    # Taken eastward round the ring, the region between it and the north pole has
+    # area integral((1 - sin Dec) dRA), the region down to the south pole
+    # integral((1 + sin Dec) dRA). A frame is the smaller region, so it holds the
+    # north pole when integral(sin Dec dRA) is positive.
+    heights = [math.sin(math.radians(lat)) for lat in latitudes]
+    following = [*heights[1:], heights[0]]
+    flow = math.fsum(
+        step * (here + there) / 2.0
+        for step, here, there in zip(steps, heights, following, strict=True)
+    )
+    return 90.0 if flow * turns >= 0.0 else -90.0
+
+
+def _unit_vector(position: tuple[float, float]) -> tuple[float, float, float]:
+    ra, dec = math.radians(position[0]), math.radians(position[1])
+    return (math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec))
+
+
+def _position_of(vector: tuple[float, float, float]) -> tuple[float, float]:
+    """(RA, Dec) in degrees of a direction; RA within [-180, 180]."""
+    x, y, z = vector
+    return math.degrees(math.atan2(y, x)), math.degrees(math.atan2(z, math.hypot(x, y)))
+
+
+def _angle_between(
+    first: tuple[float, float, float], second: tuple[float, float, float]
+) -> float:
+    """The angle (radians) between two unit vectors, accurate for tiny angles too."""
+    chord = math.dist(first, second)
+    return 2.0 * math.asin(min(chord / 2.0, 1.0))
+
+
+def _along_arc(
+    first: tuple[float, float, float],
+    last: tuple[float, float, float],
+    angle: float,
+    fraction: float,
+) -> tuple[float, float, float]:
+    """The unit vector ``fraction`` of the way along the arc from first to last."""
+    weight_first = math.sin((1.0 - fraction) * angle) / math.sin(angle)
+    weight_last = math.sin(fraction * angle) / math.sin(angle)
+    return tuple(
+        weight_first * a + weight_last * b for a, b in zip(first, last, strict=True)
+    )
+
+
+def _at_pole(position: tuple[float, float]) -> bool:
+    return 90.0 - abs(position[1]) <= _POLE_TOLERANCE_DEG
 
 
 def _signed_step(start: float, end: float) -> float:
@@ -668,15 +871,40 @@ def _polygon_rings(polygon: Polygon) -> list[list[list[float]]]:
     return [[[float(lon), float(lat)] for lon, lat in ring.coords] for ring in rings]
 
 
-def _feature(record: Mapping[str, Any]) -> dict[str, Any]:
+def _feature_name(record: Mapping[str, Any]) -> str | None:
+    """The record's file name (basename and extension), else its basename, else None."""
+    # A frame and its fpacked copy share a basename but not a file name.
+    for key in ("store_path", "file"):
+        path = record.get(key)
+        if isinstance(path, str | pathlib.PurePath):
+            name = pathlib.PurePath(path).name
+            if name:
+                return name
+    basename = record.get("basename")
+    return basename if isinstance(basename, str) and basename else None
+
+
+def _unique(name: str | None, taken: set[str]) -> str | None:
+    """``name``, or ``name#2``, ``name#3``... if already taken; marks it taken."""
+    if name is None:
+        return None
+    candidate, repeat = name, 1
+    while candidate in taken:
+        repeat += 1
+        candidate = f"{name}#{repeat}"
+    taken.add(candidate)
+    return candidate
+
+
+def _feature(record: Mapping[str, Any], feature_id: str | None) -> dict[str, Any]:
     basename = record.get("basename")
     try:
         geometry = geojson_geometry(record.get("area"))
     except FootprintError as exc:
         raise FootprintError(f"area of record {basename!r}: {exc}") from exc
     feature: dict[str, Any] = {"type": "Feature"}
-    if isinstance(basename, str) and basename:
-        feature["id"] = basename
+    if feature_id is not None:
+        feature["id"] = feature_id
     feature["geometry"] = geometry
     feature["properties"] = _properties(record)
     return feature

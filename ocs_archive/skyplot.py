@@ -21,6 +21,7 @@ from ocs_archive.footprint import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
     from shapely.geometry import MultiPolygon, Polygon
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,13 @@ _MIN_MARGIN_DEG = 0.01
 # Beyond this |Dec| a degree of RA is so short on the sky that drawing it to scale
 # squeezes the plot into a sliver, so RA and Dec are drawn with their own scales.
 _TRUE_SCALE_MAX_DEC = 80.0
+# Labels: their size, their distance from the centre they name, the height of a line
+# when labels are stacked, and how close (all in points) two centres must be drawn
+# for their labels to be stacked rather than placed side by side.
+_LABEL_FONT_PT = 7.0
+_LABEL_GAP_PT = 4.0
+_LABEL_LINE_PT = 9.0
+_SAME_PLACE_PT = 6.0
 
 
 @dataclass(frozen=True)
@@ -89,23 +97,33 @@ def plot_footprints(
     """
     if label_limit < 0:
         raise ValueError(f"label_limit must be 0 or more, not {label_limit!r}")
+    figure, drawn = _figure(records, label_limit)
+    figure.savefig(output_path, format="png")
+    logger.debug("Drew %s footprints in %s", drawn, output_path)
+    return drawn
+
+
+def _figure(
+    records: Iterable[Mapping[str, Any]], label_limit: int
+) -> tuple[Figure, int]:
+    """The plot of the records' footprints, and how many it shows."""
     figure_class, canvas_class, formatter_class = _matplotlib()
     placed = _placed_footprints(records)
 
     figure = figure_class(figsize=_FIGURE_SIZE_INCHES, dpi=_DPI)
     canvas_class(figure)
     axes = figure.add_subplot()
-    _draw(axes, placed, labelled=len(placed) <= label_limit)
+    _draw(axes, placed)
     _frame_axes(axes, _window(placed))
+    if len(placed) <= label_limit:
+        _label(axes, placed)
     axes.xaxis.set_major_formatter(formatter_class(_ra_tick_label))
     axes.set_xlabel("Right ascension (deg)")
     axes.set_ylabel("Declination (deg)")
     noun = "frame" if len(placed) == 1 else "frames"
     axes.set_title(f"Footprints of {len(placed)} {noun}")
     axes.grid(True, linewidth=0.5, alpha=0.4)
-    figure.savefig(output_path, format="png")
-    logger.debug("Drew %s footprints in %s", len(placed), output_path)
-    return len(placed)
+    return figure, len(placed)
 
 
 def _matplotlib() -> tuple[Any, Any, Any]:
@@ -203,28 +221,60 @@ def _window(placed: list[_PlacedFootprint]) -> SkyWindow | None:
     )
 
 
-def _draw(axes: Axes, placed: list[_PlacedFootprint], labelled: bool) -> None:
-    centre_ras = [footprint.centre[0] for footprint in placed]
-    middle_ra = (min(centre_ras) + max(centre_ras)) / 2.0 if placed else 0.0
+def _draw(axes: Axes, placed: list[_PlacedFootprint]) -> None:
     for index, footprint in enumerate(placed):
-        colour = f"C{index % 10}"
+        colour = _colour(index)
         for polygon in getattr(footprint.geometry, "geoms", [footprint.geometry]):
             longitudes, latitudes = polygon.exterior.xy
             axes.plot(longitudes, latitudes, color=colour, linewidth=1.0)
         axes.plot(*footprint.centre, marker="+", markersize=8, color=colour)
-        if labelled and footprint.basename:
-            # RA grows to the left: labels of frames on the right side run leftwards
-            # so that they stay inside the plot.
-            on_right = footprint.centre[0] < middle_ra
-            axes.annotate(
-                footprint.basename,
-                footprint.centre,
-                xytext=(-4, 4) if on_right else (4, 4),
-                textcoords="offset points",
-                ha="right" if on_right else "left",
-                fontsize=7,
-                color=colour,
-            )
+
+
+def _label(axes: Axes, placed: list[_PlacedFootprint]) -> None:
+    """Name each footprint beside its centre, inside the axes and clear of the others.
+
+    Labels run away from the nearer side edge and sit above the centre, or below it
+    when the top edge is too close. Labels of centres drawn within a few points of
+    each other (a frame and its processed copy) are stacked one line apart.
+    """
+    # Fix the axes' final box, which drawing to scale changes, so that data positions
+    # can be turned into points on the page.
+    axes.apply_aspect()
+    points_per_pixel = 72.0 / axes.get_figure().dpi
+    box = axes.bbox
+    middle_x = (box.x0 + box.x1) / 2.0
+    centres: list[tuple[float, float]] = []
+    for index, footprint in enumerate(placed):
+        if not footprint.basename:
+            continue
+        x, y = axes.transData.transform(footprint.centre)
+        stacked = sum(
+            abs(x - other_x) * points_per_pixel < _SAME_PLACE_PT
+            and abs(y - other_y) * points_per_pixel < _SAME_PLACE_PT
+            for other_x, other_y in centres
+        )
+        centres.append((x, y))
+        rise = _LABEL_GAP_PT + stacked * _LABEL_LINE_PT
+        room_above = (box.y1 - y) * points_per_pixel
+        above = room_above >= rise + _LABEL_LINE_PT
+        on_right = x > middle_x
+        axes.annotate(
+            footprint.basename,
+            footprint.centre,
+            xytext=(
+                -_LABEL_GAP_PT if on_right else _LABEL_GAP_PT,
+                rise if above else -rise,
+            ),
+            textcoords="offset points",
+            ha="right" if on_right else "left",
+            va="bottom" if above else "top",
+            fontsize=_LABEL_FONT_PT,
+            color=_colour(index),
+        )
+
+
+def _colour(index: int) -> str:
+    return f"C{index % 10}"
 
 
 def _frame_axes(axes: Axes, window: SkyWindow | None) -> None:

@@ -25,6 +25,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from ocs_archive import footprint
 from ocs_archive.footprint import (
     DEGENERATE_HALF_WIDTH_DEG,
+    EDGE_TOLERANCE_DEG,
     FootprintError,
     covers,
     feature_collection,
@@ -149,6 +150,38 @@ def square_frame(ra: float, dec: float, half_width_deg: float = 0.05) -> dict:
         "CD2_1": 0.0,
         "CD2_2": scale,
     }
+
+
+def sky_of_pixels(
+    headers: dict[str, Any], pixels: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """Where astropy puts pixel positions (FITS numbering, from 1) of a frame."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(fits.Header(headers))
+    x, y = np.array(pixels, dtype=float).T
+    sky = wcs.pixel_to_world(x - 1.0, y - 1.0)
+    return list(zip(sky.ra.deg.tolist(), sky.dec.deg.tolist(), strict=True))
+
+
+def pixel_grid(
+    width: int, height: int, share: float, edges_only: bool = False, count: int = 15
+) -> list[tuple[float, float]]:
+    """A count x count grid of pixel positions spanning the corner pixels' centres.
+
+    The grid is widened by ``share`` of the frame's size past each edge (narrowed when
+    negative); ``edges_only`` keeps only its outermost rows and columns.
+    """
+    xs = np.linspace(1.0, width, count)
+    ys = np.linspace(1.0, height, count)
+    xs = (xs - xs.mean()) * (1.0 + 2.0 * share) + xs.mean()
+    ys = (ys - ys.mean()) * (1.0 + 2.0 * share) + ys.mean()
+    return [
+        (x, y)
+        for i, x in enumerate(xs)
+        for j, y in enumerate(ys)
+        if not edges_only or i in (0, count - 1) or j in (0, count - 1)
+    ]
 
 
 def pointing(ra: Any, dec: Any, radius_arcsec: Any) -> dict[str, Any]:
@@ -493,8 +526,10 @@ def test_pointing_at_dec_60_is_twice_as_wide_in_ra() -> None:
 
     corners = positions(wcs_corners(pointing("06:00:00", "+60:00:00", 36)))
 
+    # One degree of RA at Dec 60 is half a degree on the sky; the corners sit at Dec
+    # 60 +- r, where the factor is a hair larger.
     half_width = (corners[1][0] - corners[0][0]) / 2.0
-    assert half_width == pytest.approx(2.0 * r, rel=1e-4)
+    assert half_width == pytest.approx(2.0 * r, rel=1e-3)
     assert [corners[0][1], corners[2][1]] == pytest.approx([60.0 + r, 60.0 - r])
     geometry = footprint_from_corners(wcs_corners(pointing(6, 60, 36)))
     assert all(covers(geometry, *point) for point in circle_samples(90.0, 60.0, r))
@@ -505,15 +540,15 @@ def test_pointing_just_short_of_the_pole() -> None:
 
     corners = wcs_corners(pointing(ra / 15.0, dec, 18))
 
-    latitudes = [lat for _, lat in positions(corners)]
-    assert max(latitudes) == pytest.approx(dec + r) and max(latitudes) < 90.0
     geometry = footprint_from_corners(corners)
+    # The northern edge touches the circle at its top, Dec + r, short of the pole.
+    assert geometry.bounds[3] == pytest.approx(dec + r, abs=1e-9)
     assert all(covers(geometry, *point) for point in circle_samples(ra, dec, r))
     assert not covers(geometry, ra, 90.0)
     assert not covers(geometry, ra + 180.0, 89.99)
 
 
-def test_pointing_round_the_north_pole_covers_every_ra() -> None:
+def test_pointing_round_the_north_pole_covers_the_field_and_the_pole() -> None:
     ra, dec, r = 30.0, 89.99, 60.0 / 3600.0
 
     corners = wcs_corners(pointing(ra / 15.0, dec, 60))
@@ -522,8 +557,10 @@ def test_pointing_round_the_north_pole_covers_every_ra() -> None:
     geometry = footprint_from_corners(corners)
     assert geometry.is_valid and geometry.bounds[2] - geometry.bounds[0] == 360.0
     assert all(covers(geometry, *point) for point in circle_samples(ra, dec, r))
-    assert all(covers(geometry, lon, 89.99) for lon in range(0, 360, 15))
     assert covers(geometry, 123.0, 90.0)
+    # Across the pole the field reaches r - 0.01 = 0.0067 degrees past it, and the
+    # square's corners a little further; 0.01 degrees past it lies outside.
+    assert not covers(geometry, ra + 180.0, 89.99)
     assert not covers(geometry, ra, 89.9)
 
 
@@ -532,8 +569,7 @@ def test_pointing_at_the_south_pole() -> None:
 
     corners = wcs_corners(pointing(3, -90, 60))
 
-    # The corners sit a little further out than the cap's edge, so that great-circle
-    # edges between them still hold the whole cap.
+    # The corners of the square round the circle lie sqrt(2) r from its centre.
     assert all(-90.0 + r < lat < -90.0 + 1.5 * r for _, lat in positions(corners))
     geometry = footprint_from_corners(corners)
     assert covers(geometry, 0.0, -90.0)
@@ -541,17 +577,55 @@ def test_pointing_at_the_south_pole() -> None:
     assert not covers(geometry, 45.0, -90.0 + 1.5 * r)
 
 
-def test_pole_cap_corners_hold_the_cap_when_joined_by_great_circles() -> None:
-    # A PostGIS geography column joins corners by great circles; the middle of each
-    # such arc must still reach the cap's edge, Dec - radius.
-    dec, r = 89.99, 60.0 / 3600.0
-    ring = positions(wcs_corners(pointing(2, dec, 60)))
+@pytest.mark.parametrize(
+    ("ra_hours", "dec", "radius_deg"),
+    [
+        (2.0, 0.0, 0.01),
+        (2.0, 89.99, 1.0 / 60.0),
+        (5.0, -45.0, 50.0),
+        (0.0, 45.0, 50.0),
+        (7.0, -30.0, 89.0),
+    ],
+)
+def test_pointing_edges_are_great_circles_touching_the_field(
+    ra_hours: float, dec: float, radius_deg: float
+) -> None:
+    centre = SkyCoord(ra_hours * 15.0 * u.deg, dec * u.deg)
+    ring = positions(wcs_corners(pointing(ra_hours, dec, radius_deg * 3600.0)))
     corners = SkyCoord([lon for lon, _ in ring], [lat for _, lat in ring], unit="deg")
     vectors = corners.cartesian.xyz.value.T
 
     for first, second in zip(vectors, np.roll(vectors, -1, axis=0), strict=True):
-        middle = (first + second) / np.linalg.norm(first + second)
-        assert math.degrees(math.asin(middle[2])) == pytest.approx(dec - r, abs=1e-9)
+        x, y, z = (first + second) / np.linalg.norm(first + second)
+        touch = SkyCoord(math.atan2(y, x) * u.rad, math.asin(z) * u.rad)
+        assert centre.separation(touch).deg == pytest.approx(radius_deg, abs=1e-9)
+    expected = math.degrees(
+        math.atan(math.sqrt(2.0) * math.tan(math.radians(radius_deg)))
+    )
+    assert centre.separation(corners).deg == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("dec", [45.0, -45.0])
+def test_pointing_reaching_past_the_equator_holds_its_own_pole(dec: float) -> None:
+    # A 50 degree field round Dec +-45 holds the pole on its own side and reaches 5
+    # degrees past the equator.
+    geometry = footprint.footprint({"RA": 0, "DEC": dec, "RADIUS": 50 * 3600})
+
+    assert geometry.is_valid
+    assert covers(geometry, 0.0, dec)
+    assert covers(geometry, 0.0, math.copysign(90.0, dec))
+    assert not covers(geometry, 0.0, -math.copysign(90.0, dec))
+    assert all(covers(geometry, *point) for point in circle_samples(0.0, dec, 50.0))
+    far_side = -math.copysign(10.0, dec)
+    assert not covers(geometry, 0.0, far_side)
+    assert not covers(geometry, 180.0, 0.0)
+
+
+def test_pointing_wider_than_a_hemisphere_is_refused() -> None:
+    headers = {"RA": 0, "DEC": 45, "RADIUS": 90 * 3600}
+
+    assert wcs_corners(headers) is None
+    assert wcs_corners({**headers, "RADIUS": 89.9 * 3600}) is not None
 
 
 def test_pointing_across_ra_zero() -> None:
@@ -700,6 +774,96 @@ def test_frame_near_but_off_the_pole_does_not_cover_it() -> None:
     assert not covers(geometry, 180.0, 89.9)
 
 
+@pytest.mark.parametrize(
+    "dec", [89.0, -89.0, 89.2, -89.2, 89.5, -89.5, 89.9, -89.9, 90.0, -90.0]
+)
+def test_one_degree_frame_near_a_pole_covers_its_pixels_and_no_more(
+    dec: float,
+) -> None:
+    # Straight rows and columns of pixels are great circles on the sky, which curve
+    # hard in (RA, Dec) this close to a pole.
+    headers = square_frame(40.0, dec, half_width_deg=0.5)
+
+    geometry = footprint.footprint(headers)
+
+    assert geometry.is_valid
+    inside = sky_of_pixels(headers, pixel_grid(101, 101, share=-0.0001))
+    outside = sky_of_pixels(headers, pixel_grid(101, 101, share=0.1, edges_only=True))
+    assert [point for point in inside if not covers(geometry, *point)] == []
+    assert [point for point in outside if covers(geometry, *point)] == []
+
+
+@pytest.mark.parametrize(("dec", "rotation"), [(89.7, 30.0), (-89.7, -65.0), (90, 10)])
+def test_turned_oblong_frame_near_a_pole_covers_its_pixels_and_no_more(
+    dec: float, rotation: float
+) -> None:
+    headers = image_headers(tan_wcs(300.0, dec, scale=0.005, rotation=rotation))
+
+    geometry = footprint.footprint(headers)
+
+    assert geometry.is_valid
+    inside = sky_of_pixels(headers, pixel_grid(200, 100, share=-0.0001))
+    outside = sky_of_pixels(headers, pixel_grid(200, 100, share=0.1, edges_only=True))
+    assert [point for point in inside if not covers(geometry, *point)] == []
+    assert [point for point in outside if covers(geometry, *point)] == []
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+@pytest.mark.parametrize("pole_pixel", [(1.0, 1.0), (51.0, 1.0), (1.0, 51.0)])
+def test_frame_with_the_pole_on_a_corner_or_an_edge(
+    pole_pixel: tuple[float, float], mirrored: bool
+) -> None:
+    headers = square_frame(40.0, 90.0, half_width_deg=0.5)
+    headers["CRPIX1"], headers["CRPIX2"] = pole_pixel
+    if mirrored:
+        # East to the right: the corners wind round the other way.
+        headers["CD1_1"] = -headers["CD1_1"]
+
+    geometry = footprint.footprint(headers)
+
+    assert geometry.is_valid and geometry.bounds[3] == 90.0
+    assert covers(geometry, 0.0, 90.0)
+    inside = sky_of_pixels(headers, pixel_grid(101, 101, share=-0.0001))
+    outside = sky_of_pixels(headers, pixel_grid(101, 101, share=0.1, edges_only=True))
+    assert [point for point in inside if not covers(geometry, *point)] == []
+    assert [point for point in outside if covers(geometry, *point)] == []
+
+
+def test_footprint_edges_follow_great_circles_and_corners_stay_four() -> None:
+    headers = square_frame(40.0, 89.5, half_width_deg=0.5)
+    corners = wcs_corners(headers)
+
+    geometry = footprint_from_corners(corners)
+    exported = geojson_geometry(corners)
+
+    assert positions(corners) == near(astropy_corners(headers))
+    vertices = [point for part in parts(geometry) for point in part.exterior.coords]
+    assert len(vertices) > 100
+    # Every vertex lies on the plane of one of the frame's four edges, give or take
+    # the tolerance where a piece is cut at RA 0 between two of them.
+    ring = SkyCoord(*np.array(positions(corners)).T, unit="deg").cartesian.xyz.value.T
+    normals = [
+        np.cross(a, b) for a, b in zip(ring, np.roll(ring, -1, axis=0), strict=True)
+    ]
+    normals = [normal / np.linalg.norm(normal) for normal in normals]
+    points = SkyCoord(*np.array(vertices).T, unit="deg").cartesian.xyz.value.T
+    off_plane = [min(abs(np.dot(point, n)) for n in normals) for point in points]
+    assert max(off_plane) < math.radians(EDGE_TOLERANCE_DEG)
+    assert rfc7946_problems(exported) == []
+    assert exported["type"] == "Polygon" and len(exported["coordinates"][0]) > 100
+
+
+def test_corners_all_but_at_a_pole_give_a_tiny_footprint_on_it() -> None:
+    ring = [[284.1, 90.0], [4.1, 89.9999999999], [47.2, 89.9999999999], [-78.4, 90.0]]
+    corners = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+    geometry = footprint_from_corners(corners)
+
+    assert geometry.is_valid and geometry.area < 1e-9
+    assert covers(geometry, 123.0, 90.0)
+    assert not covers(geometry, 123.0, 89.9999)
+
+
 def test_one_pixel_high_frame_is_a_thin_valid_strip() -> None:
     headers = square_frame(24.0, -32.0)
     headers["NAXIS2"] = 1
@@ -712,9 +876,11 @@ def test_one_pixel_high_frame_is_a_thin_valid_strip() -> None:
     length = math.dist(start, end)
     width = 2.0 * DEGENERATE_HALF_WIDTH_DEG
     assert geometry.area == pytest.approx((length + width) * width, rel=1e-3)
-    middle = [(a + b) / 2.0 for a, b in zip(start, end, strict=True)]
-    assert covers(geometry, *middle)
-    assert not covers(geometry, middle[0], middle[1] + 1.0 / 3600.0)
+    # The row of pixels runs along a great circle, which bows 10 milliarcseconds
+    # away from the straight line between its ends in (RA, Dec).
+    ((ra, dec),) = sky_of_pixels(headers, [(51.0, 1.0)])
+    assert covers(geometry, ra, dec)
+    assert not covers(geometry, ra, dec + 1.0 / 3600.0)
 
 
 def test_self_crossing_corners_give_a_valid_footprint() -> None:
@@ -727,7 +893,9 @@ def test_self_crossing_corners_give_a_valid_footprint() -> None:
 
     geometry = footprint_from_corners(bowtie)
 
-    assert geometry.is_valid and geometry.area == pytest.approx(0.5)
+    # Two triangles of half a square degree between them; their edges follow great
+    # circles, a little off the straight lines near the equator.
+    assert geometry.is_valid and geometry.area == pytest.approx(0.5, rel=1e-3)
 
 
 def test_footprint_of_none_is_none_and_covers_nothing() -> None:
@@ -834,6 +1002,44 @@ def test_feature_collection_follows_rfc7946() -> None:
     }
     assert second["geometry"] is None
     assert second["properties"]["site_id"] == "coj"
+
+
+def test_feature_ids_are_unique_file_names() -> None:
+    # A frame and its fpacked copy share a basename; the CLI's records carry 'file'
+    # and 'store_path' as well.
+    name = "lsc1m009-fa04-20240305-0101-e91"
+    area = wcs_corners(square_frame(6.0, -72.0))
+    folder = "lsc/fa04/20240305/processed"
+    records = [
+        {
+            "basename": name,
+            "area": area,
+            "file": f"samples/{name}.fits",
+            "store_path": f"{folder}/{name}.fits",
+        },
+        {
+            "basename": name,
+            "area": area,
+            "file": f"samples/{name}.fits.fz",
+            "store_path": f"{folder}/{name}.fits.fz",
+        },
+        {"basename": name, "area": area, "file": f"elsewhere/{name}.fits.fz"},
+        {"basename": "bias_fa04_20240305_bin1x1", "area": None},
+        {"basename": "bias_fa04_20240305_bin1x1", "area": None},
+        {"area": None},
+    ]
+
+    features = feature_collection(records)["features"]
+
+    assert [feature.get("id") for feature in features] == [
+        f"{name}.fits",
+        f"{name}.fits.fz",
+        f"{name}.fits.fz#2",
+        "bias_fa04_20240305_bin1x1",
+        "bias_fa04_20240305_bin1x1#2",
+        None,
+    ]
+    assert features[1]["properties"]["store_path"] == f"{folder}/{name}.fits.fz"
 
 
 def test_feature_collection_names_the_record_with_bad_area() -> None:

@@ -124,6 +124,64 @@ def test_window_of_a_frame_round_the_pole_spans_every_ra() -> None:
     assert 89.6 < window.dec_min < 89.65
 
 
+def drawn_labels(
+    records: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, list[Any]]:
+    """Plot the records; return the axes' box and its labels' boxes, in pixels."""
+    from matplotlib.figure import Figure
+
+    saved = []
+    save = Figure.savefig
+
+    def keep_and_save(figure: Figure, *args: Any, **kwargs: Any) -> None:
+        saved.append(figure)
+        save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep_and_save)
+    plot_footprints(records, tmp_path / "labels.png")
+    (figure,) = saved
+    renderer = figure.canvas.get_renderer()
+    (axes,) = figure.axes
+    boxes = [text.get_window_extent(renderer) for text in axes.texts]
+    return axes, boxes
+
+
+def test_labels_of_frames_at_the_same_place_do_not_overlap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A raw frame, its processed copy and a frame a hair away share a centre.
+    records = [
+        frame_record("lsc1m009-fa04-20240305-0101-e00", 6.0, -72.08),
+        frame_record("lsc1m009-fa04-20240305-0101-e91", 6.0, -72.08),
+        frame_record("lsc1m009-fa04-20240305-0102-e91", 6.0001, -72.0801),
+        frame_record("far-away-frame", 150.0, 2.2),
+    ]
+
+    axes, boxes = drawn_labels(records, tmp_path, monkeypatch)
+
+    assert len(boxes) == 4
+    for index, box in enumerate(boxes):
+        for other in boxes[index + 1 :]:
+            assert not box.overlaps(other)
+
+
+def test_labels_stay_inside_the_axes_near_the_pole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [
+        frame_record("round-the-pole-e91", 40.0, 90.0),
+        frame_record("near-the-pole-e91", 100.0, 89.7),
+    ]
+
+    axes, boxes = drawn_labels(records, tmp_path, monkeypatch)
+
+    title = axes.title.get_window_extent()
+    for box in boxes:
+        assert axes.bbox.x0 <= box.x0 and box.x1 <= axes.bbox.x1
+        assert axes.bbox.y0 <= box.y0 and box.y1 <= axes.bbox.y1
+        assert box.y1 < title.y0
+
+
 def test_plot_of_no_footprints_is_still_a_png(tmp_path: Path) -> None:
     output = tmp_path / "empty.png"
 
