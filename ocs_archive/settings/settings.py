@@ -31,7 +31,7 @@ def get_tuple_from_environment(variable_name: str, default: str) -> tuple[str, .
     return tuple(value.split(","))
 
 
-def _int_from_environment(variable_name: str, default: int) -> int:
+def _int_from_environment(variable_name: str, default: int, unit: str) -> int:
     value = os.getenv(variable_name)
     if value is None or value.strip() == "":
         return default
@@ -40,7 +40,7 @@ def _int_from_environment(variable_name: str, default: int) -> int:
     except ValueError:
         raise SettingsError(
             f"{variable_name}={value!r} is not an integer "
-            "(expected a whole number of days)"
+            f"(expected a whole number of {unit})"
         ) from None
 
 
@@ -85,11 +85,26 @@ FILESYSTEM_STORAGE_BASE_URL = os.getenv(
 BUCKET = os.getenv("BUCKET", "testbucket")
 S3_SIGNATURE_VERSION = os.getenv("S3_SIGNATURE_VERSION", "s3v4")
 S3_ENDPOINT_URL = os.getenv("S3_ENDPOINT_URL", "https://s3.us-west-2.amazonaws.com")
-S3_DAYS_TO_IA_STORAGE = _int_from_environment("S3_DAYS_TO_IA_STORAGE", 60)
+S3_DAYS_TO_IA_STORAGE = _int_from_environment("S3_DAYS_TO_IA_STORAGE", 60, "days")
 S3_ADDRESSING_STYLE = _choice_from_environment(
     "S3_ADDRESSING_STYLE", "virtual", S3_ADDRESSING_STYLES
 )
 AWS_DEFAULT_REGION = os.getenv("AWS_DEFAULT_REGION", "")
+# A frame of at least S3_MULTIPART_THRESHOLD bytes goes up in parts of
+# S3_MULTIPART_PART_SIZE bytes, S3_MULTIPART_CONCURRENCY at a time; one upload holds
+# about part size x concurrency bytes in memory (64 MiB with these defaults).
+S3_MULTIPART_THRESHOLD = _int_from_environment(
+    "S3_MULTIPART_THRESHOLD", 16 * 1024 * 1024, "bytes"
+)
+S3_MULTIPART_PART_SIZE = _int_from_environment(
+    "S3_MULTIPART_PART_SIZE", 8 * 1024 * 1024, "bytes"
+)
+S3_MULTIPART_CONCURRENCY = _int_from_environment("S3_MULTIPART_CONCURRENCY", 8, "parts")
+# Seconds to wait for a connection and for each read; attempts per request, the
+# first included, before a FileStoreConnectionError.
+S3_CONNECT_TIMEOUT = _int_from_environment("S3_CONNECT_TIMEOUT", 10, "seconds")
+S3_READ_TIMEOUT = _int_from_environment("S3_READ_TIMEOUT", 60, "seconds")
+S3_MAX_ATTEMPTS = _int_from_environment("S3_MAX_ATTEMPTS", 5, "attempts")
 
 # Observation Portal
 OBSERVATION_PORTAL_BASE_URL = _optional_from_environment("OBSERVATION_PORTAL_BASE_URL")
@@ -123,7 +138,7 @@ PUBLIC_PROPOSALS = get_tuple_from_environment(
     "PUBLIC_PROPOSALS", "EPO,calib,standard,pointing"
 )
 PRIVATE_PROPOSALS = get_tuple_from_environment("PRIVATE_PROPOSALS", "LCOEngineering")
-DAYS_UNTIL_PUBLIC = _int_from_environment("DAYS_UNTIL_PUBLIC", 365)
+DAYS_UNTIL_PUBLIC = _int_from_environment("DAYS_UNTIL_PUBLIC", 365, "days")
 PRIVATE_FILE_TYPES = get_tuple_from_environment("PRIVATE_FILE_TYPES", "-t00,-x00")
 
 # Header mapping: which header key holds each concept of the archive record
