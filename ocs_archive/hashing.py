@@ -8,6 +8,8 @@ buffers this large, so several threads can hash at once.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Callable
 from typing import IO
 
@@ -54,3 +56,63 @@ def copy_and_hash(
                 write(memoryview(data))
             total += len(data)
     return digest.hexdigest(), total
+
+
+def copy_and_hash_concurrently(
+    source: IO[bytes],
+    write: Callable[[memoryview], object],
+    chunk_size: int = CHUNK_SIZE,
+    depth: int = 4,
+) -> tuple[str, int]:
+    """:func:`copy_and_hash`, with the writing done by a second thread.
+
+    Hashing and writing then overlap: the md5 costs about as much CPU as the copy
+    itself, so a single thread would take their sum. Still one pass over the source;
+    at most ``depth`` chunks are held. An exception from ``write`` is raised here,
+    after the writer has stopped; nothing is written after it.
+    """
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    for _ in range(depth):
+        free.put(bytearray(chunk_size))
+    filled: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        while (item := filled.get()) is not None:
+            buffer, count = item
+            if not failures:
+                try:
+                    write(memoryview(buffer)[:count])
+                except BaseException as exc:  # noqa: BLE001 - re-raised by the reader
+                    failures.append(exc)
+            # Handed back even after a failure, so that the reader never waits.
+            free.put(buffer)
+
+    thread = threading.Thread(target=writer, name="copy-writer", daemon=True)
+    thread.start()
+    digest = hashlib.md5()
+    total = 0
+    try:
+        while not failures:
+            buffer = free.get()
+            count = _read_into(source, buffer)
+            if not count:
+                break
+            digest.update(memoryview(buffer)[:count])
+            filled.put((buffer, count))
+            total += count
+    finally:
+        filled.put(None)
+        thread.join()
+    if failures:
+        raise failures[0]
+    return digest.hexdigest(), total
+
+
+def _read_into(source: IO[bytes], buffer: bytearray) -> int:
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        return readinto(buffer) or 0
+    data = source.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)

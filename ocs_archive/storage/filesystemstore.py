@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
-from ocs_archive.hashing import copy_and_hash
+from ocs_archive.hashing import copy_and_hash_concurrently
 from ocs_archive.settings import settings
 from ocs_archive.storage.filestore import (
     FileStore,
@@ -152,7 +152,9 @@ class FileSystemStore(FileStore):
             raise _store_error(exc, path) from exc
         try:
             with os.fdopen(descriptor, "wb") as destination:
-                md5, size = copy_and_hash(source, _guarded_write(destination))
+                md5, size = copy_and_hash_concurrently(
+                    source, _guarded_write(destination)
+                )
                 _flush_to_disk(destination)
             _publish(temporary, target)
         except _DestinationError as exc:
