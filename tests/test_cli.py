@@ -12,31 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testframes import SAMPLES
+from testframes import FRAME_DATA_KEYS, REAL_PDF_METADATA, SAMPLES
 
 from ocs_archive.record import build_record, open_data_file
 from ocs_archive.settings import settings
 from ocs_archive.storage.filesystemstore import FileSystemStore
 
-FRAME_DATA_KEYS = (
-    "reduction_level",
-    "observation_day",
-    "observation_date",
-    "proposal_id",
-    "instrument_id",
-    "target_name",
-    "site_id",
-    "telescope_id",
-    "exposure_time",
-    "primary_optical_element",
-    "public_date",
-    "configuration_type",
-    "observation_id",
-    "request_id",
-    "related_frame_filenames",
-    "frame_basename",
-    "size",
-)
 RECORD_KEYS = {*FRAME_DATA_KEYS, "headers", "area", "basename"}
 DESCRIBE_KEYS = {*RECORD_KEYS, "store_path", "content_type", "md5", "size_bytes"}
 
@@ -66,18 +47,6 @@ SAMPLE_STORE_PATHS = {
     PDF: (f"ogg/en06/20240305/processed/{PDF}", ""),
 }
 
-# What the reference was given for the real PDF (see the data folder's README).
-REAL_PDF_METADATA = {
-    "SITEID": "cpt",
-    "INSTRUME": "nres03",
-    "TELID": "1m0a",
-    "PROPID": "calibrate",
-    "DATE-OBS": "2015-02-19T13:56:05.261",
-    "DAY-OBS": "20150219",
-    "OBSTYPE": "EXPOSE",
-    "BLKUID": 1234,
-    "RLEVEL": 92,
-}
 
 SUMMARY = re.compile(r"^(\d+) frames ok, (\d+) failed, \d+\.\d MB in \d+\.\d\d s$")
 

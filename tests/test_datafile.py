@@ -11,24 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
-from testframes import REQUIRED
+from testframes import FRAME_DATA_KEYS, REQUIRED
+from testframes import REAL_PDF_METADATA as PDF_METADATA
 
 from ocs_archive.input import portal
 from ocs_archive.input.file import DataFile, EmptyFile, FileSpecificationException
 from ocs_archive.settings import settings
 
 PDF = "cptnrs03-fa13-20150219-0001-e92-summary.pdf"
-PDF_METADATA = {
-    "SITEID": "cpt",
-    "INSTRUME": "nres03",
-    "TELID": "1m0a",
-    "PROPID": "calibrate",
-    "DATE-OBS": "2015-02-19T13:56:05.261",
-    "DAY-OBS": "20150219",
-    "OBSTYPE": "EXPOSE",
-    "BLKUID": 1234,
-    "RLEVEL": 92,
-}
 
 
 def data_file(metadata, name=PDF, **options):
@@ -191,25 +181,7 @@ def test_unsafe_path_components_are_refused(key, value):
 
 def test_archive_frame_data_has_exactly_the_documented_keys():
     record = data_file(PDF_METADATA).get_header_data().get_archive_frame_data()
-    assert set(record) == {
-        "reduction_level",
-        "observation_day",
-        "observation_date",
-        "proposal_id",
-        "instrument_id",
-        "target_name",
-        "site_id",
-        "telescope_id",
-        "exposure_time",
-        "primary_optical_element",
-        "public_date",
-        "configuration_type",
-        "observation_id",
-        "request_id",
-        "related_frame_filenames",
-        "frame_basename",
-        "size",
-    }
+    assert tuple(record) == FRAME_DATA_KEYS
     assert record["related_frame_filenames"] == []
     assert record["target_name"] == "" and record["request_id"] is None
 

@@ -11,7 +11,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from testframes import REQUIRED, real_data_dir
+from testframes import REAL_PDF_METADATA, REQUIRED, real_data_dir
 
 from ocs_archive.input.file import DataFile, FileSpecificationException
 from ocs_archive.input.filefactory import FileFactory
@@ -28,19 +28,6 @@ FRAME_NAME = "lsc1m009-fa04-20240305-0101-e00.fits"
 FRAME_STORE_PATH = "/".join(
     (REQUIRED["SITEID"], REQUIRED["INSTRUME"], REQUIRED["DAY-OBS"], "raw", FRAME_NAME)
 )
-
-# What the reference was given for the real PDF (see the data folder's README).
-REAL_PDF_METADATA = {
-    "SITEID": "cpt",
-    "INSTRUME": "nres03",
-    "TELID": "1m0a",
-    "PROPID": "calibrate",
-    "DATE-OBS": "2015-02-19T13:56:05.261",
-    "DAY-OBS": "20150219",
-    "OBSTYPE": "EXPOSE",
-    "BLKUID": 1234,
-    "RLEVEL": 92,
-}
 
 
 def md5_of(path: Path) -> str:

@@ -14,42 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testframes import FRAME_DATA_KEYS, REAL_PDF_METADATA
 
 from ocs_archive.input.filefactory import FileFactory
 from ocs_archive.record import build_record
-
-# What the reference was given for the PDF (see the data folder's README).
-PDF_METADATA = {
-    "SITEID": "cpt",
-    "INSTRUME": "nres03",
-    "TELID": "1m0a",
-    "PROPID": "calibrate",
-    "DATE-OBS": "2015-02-19T13:56:05.261",
-    "DAY-OBS": "20150219",
-    "OBSTYPE": "EXPOSE",
-    "BLKUID": 1234,
-    "RLEVEL": 92,
-}
-
-FRAME_DATA_KEYS = (
-    "reduction_level",
-    "observation_day",
-    "observation_date",
-    "proposal_id",
-    "instrument_id",
-    "target_name",
-    "site_id",
-    "telescope_id",
-    "exposure_time",
-    "primary_optical_element",
-    "public_date",
-    "configuration_type",
-    "observation_id",
-    "request_id",
-    "related_frame_filenames",
-    "frame_basename",
-    "size",
-)
 
 
 def _frames(folder: Path | None) -> list[str]:
@@ -70,7 +38,7 @@ def _real_frames() -> list[str]:
 def described(request, lco_data, reference_records, open_frame):
     name = request.param
     open_file = open_frame(lco_data / name)
-    metadata = PDF_METADATA if name.endswith(".pdf") else None
+    metadata = REAL_PDF_METADATA if name.endswith(".pdf") else None
     datafile_class = FileFactory.get_datafile_class_for_extension(open_file.extension)
     data_file = datafile_class(open_file, metadata)
     return name, data_file, build_record(data_file), reference_records[name]

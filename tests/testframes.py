@@ -59,3 +59,38 @@ def fits_bytes(
     buffer = io.BytesIO()
     hdus.writeto(buffer)
     return buffer.getvalue()
+
+
+# What the reference library was given for the real PDF (see the data folder's README).
+REAL_PDF_METADATA = {
+    "SITEID": "cpt",
+    "INSTRUME": "nres03",
+    "TELID": "1m0a",
+    "PROPID": "calibrate",
+    "DATE-OBS": "2015-02-19T13:56:05.261",
+    "DAY-OBS": "20150219",
+    "OBSTYPE": "EXPOSE",
+    "BLKUID": 1234,
+    "RLEVEL": 92,
+}
+
+# The keys of HeaderData.get_archive_frame_data(), in order.
+FRAME_DATA_KEYS = (
+    "reduction_level",
+    "observation_day",
+    "observation_date",
+    "proposal_id",
+    "instrument_id",
+    "target_name",
+    "site_id",
+    "telescope_id",
+    "exposure_time",
+    "primary_optical_element",
+    "public_date",
+    "configuration_type",
+    "observation_id",
+    "request_id",
+    "related_frame_filenames",
+    "frame_basename",
+    "size",
+)

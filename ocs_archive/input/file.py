@@ -381,16 +381,26 @@ class DataFile:
             "raw" if self.header_data.get_reduction_level() == 0 else "processed"
         )
         return self.join_store_path(
+            *self.site_and_instrument_segments(),
+            self.observation_day_segment(),
+            reduction,
+        )
+
+    def site_and_instrument_segments(self) -> tuple[str, str]:
+        """The site and instrument, checked as store path segments."""
+        return (
             self.store_path_segment(
                 settings.SITE_ID_KEY, self.header_data.get_site_id()
             ),
             self.store_path_segment(
                 settings.INSTRUMENT_ID_KEY, self.header_data.get_instrument_id()
             ),
-            self.store_path_segment(
-                settings.OBSERVATION_DAY_KEY, self.header_data.get_observation_day()
-            ),
-            reduction,
+        )
+
+    def observation_day_segment(self) -> str:
+        """The observation day, checked as a store path segment."""
+        return self.store_path_segment(
+            settings.OBSERVATION_DAY_KEY, self.header_data.get_observation_day()
         )
 
     def join_store_path(self, *directories: str) -> str:

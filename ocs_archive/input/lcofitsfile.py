@@ -118,12 +118,4 @@ class LcoFitsFile(FitsFile):
     def get_filestore_path(self) -> str:
         if not self._is_bpm_file():
             return super().get_filestore_path()
-        return self.join_store_path(
-            self.store_path_segment(
-                settings.SITE_ID_KEY, self.header_data.get_site_id()
-            ),
-            self.store_path_segment(
-                settings.INSTRUMENT_ID_KEY, self.header_data.get_instrument_id()
-            ),
-            "bpm",
-        )
+        return self.join_store_path(*self.site_and_instrument_segments(), "bpm")

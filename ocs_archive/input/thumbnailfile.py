@@ -47,14 +47,7 @@ class ThumbnailFile(DataFile):
 
     def get_filestore_path(self) -> str:
         return self.join_store_path(
-            self.store_path_segment(
-                settings.SITE_ID_KEY, self.header_data.get_site_id()
-            ),
-            self.store_path_segment(
-                settings.INSTRUMENT_ID_KEY, self.header_data.get_instrument_id()
-            ),
-            self.store_path_segment(
-                settings.OBSERVATION_DAY_KEY, self.header_data.get_observation_day()
-            ),
+            *self.site_and_instrument_segments(),
+            self.observation_day_segment(),
             "thumbnails",
         )

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testframes import REAL_PDF_METADATA as PDF_METADATA
 
 from ocs_archive.input.file import DataFile, File
 from ocs_archive.input.filefactory import FileFactory
@@ -405,19 +406,6 @@ FRAME_HEADERS = {
     "RLEVEL": 0,
     "OBJECT": "M42",
     "EXPTIME": 30.0,
-}
-
-# Metadata of a PDF, whose bytes can be anything (its headers come from here).
-PDF_METADATA = {
-    "SITEID": "cpt",
-    "INSTRUME": "nres03",
-    "TELID": "1m0a",
-    "PROPID": "calibrate",
-    "DATE-OBS": "2015-02-19T13:56:05.261",
-    "DAY-OBS": "20150219",
-    "OBSTYPE": "EXPOSE",
-    "BLKUID": 1234,
-    "RLEVEL": 92,
 }
 
 
