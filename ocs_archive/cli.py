@@ -33,6 +33,7 @@ settings: Any = None
 EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 # Setting names whose values are credentials: shown as set or not, never in full.
 SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD")
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return arguments.run(arguments)
     except UsageError as exc:
         arguments.parser.error(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "ocs-archive: interrupted; a frame being stored at that moment may have "
+            "been stored without being reported\n"
+        )
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
         with contextlib.suppress(OSError):
@@ -303,24 +310,37 @@ class Job:
     metadata: dict[str, Any] | None
     class_path: str | None
     skipped: int = 0
+    # Files named on the command line, as opposed to found in a folder.
+    named: set[Path] = field(default_factory=set)
 
     @classmethod
     def from_arguments(cls, arguments: argparse.Namespace) -> Job:
         metadata = load_metadata(arguments.metadata)
-        paths, skipped = [], 0
+        paths, skipped, named_paths = [], 0, set()
         for path, named in iter_input_files(arguments.paths):
+            if named:
+                named_paths.add(path)
             if named or arguments.class_path or is_supported(path):
                 paths.append(path)
             else:
                 skipped += 1
-        return cls(paths, metadata, arguments.class_path, skipped)
+        return cls(paths, metadata, arguments.class_path, skipped, named_paths)
 
     def metadata_for(self, path: Path, datafile_class: type) -> dict[str, Any] | None:
+        """The metadata to read ``path`` with.
+
+        ``--metadata`` goes to every file named on the command line, and to the
+        files found in a folder that have no headers of their own (PDFs,
+        thumbnails): given to a folder's FITS frames it would override their
+        headers and move them all to one store path. Without ``--metadata``, a file
+        with no headers of its own takes ``NAME.json`` beside it.
+        """
         from ocs_archive.input.fitsfile import FitsFile
 
-        if self.metadata is not None:
+        has_headers = issubclass(datafile_class, FitsFile)
+        if self.metadata is not None and (path in self.named or not has_headers):
             return self.metadata
-        if issubclass(datafile_class, FitsFile):
+        if has_headers:
             return None
         return sidecar_metadata(path)
 
@@ -549,7 +569,9 @@ def run_fetch(arguments: argparse.Namespace) -> int:
     store = make_store(arguments)
     with store.get_fileobj(arguments.store_path, arguments.version_id) as stored:
         if stored is None:
-            sys.stderr.write(f"{arguments.store_path}: nothing is stored there\n")
+            version = arguments.version_id
+            what = f"version {version!r} is not" if version else "nothing is"
+            sys.stderr.write(f"{arguments.store_path}: {what} stored there\n")
             return EXIT_FAILURES
         if arguments.output:
             _write_atomically(stored, Path(arguments.output))
@@ -622,15 +644,25 @@ def _copy(source: IO[bytes], destination: IO[bytes]) -> None:
 
 def _write_atomically(source: IO[bytes], target: Path) -> None:
     directory = target.resolve().parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"cannot write {target}: no folder {directory}")
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.")
     try:
         with os.fdopen(descriptor, "wb") as destination:
             _copy(source, destination)
+        # mkstemp makes a private file; the output gets the usual mode instead.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -429,7 +430,9 @@ def test_settings_prints_every_setting_and_masks_the_token():
     assert result.returncode == 0
     lines = result.stdout.splitlines()
     names = [line.split(" = ")[0] for line in lines]
-    expected = sorted(name for name in vars(settings) if name.isupper())
+    expected = sorted(
+        name for name in vars(settings) if name.isupper() and not name.startswith("_")
+    )
     assert [name for name in names if "(environment)" not in name] == expected
     assert "OBSERVATION_PORTAL_API_TOKEN = '****'" in lines
     assert "OBSERVATION_PORTAL_BASE_URL = None" in lines
@@ -604,3 +607,49 @@ def test_a_class_path_without_a_module_is_explained():
     result = run_cli("describe", "--type", "NoDots", str(SAMPLES / PDF))
     assert result.returncode == 1
     assert "class path 'NoDots' must name a module and a class" in result.stderr
+
+
+def test_metadata_for_a_folder_does_not_override_its_frames_headers(tmp_path):
+    folder = tmp_path / "night"
+    folder.mkdir()
+    for name in (PDF, "lsc1m009-fa04-20240305-0101-e00.fits"):
+        (folder / name).write_bytes((SAMPLES / name).read_bytes())
+    metadata = {**REAL_PDF_METADATA}
+
+    result = run_cli("describe", "--metadata", json.dumps(metadata), str(folder))
+
+    assert result.returncode == 0, result.stderr
+    paths = {Path(r["file"]).name: r["store_path"] for r in json.loads(result.stdout)}
+    assert paths[PDF].startswith("cpt/nres03/20150219/")
+    assert paths["lsc1m009-fa04-20240305-0101-e00.fits"].startswith("lsc/fa04/")
+
+
+def test_fetched_files_get_the_usual_permissions(tmp_path):
+    root = tmp_path / "store"
+    frame = SAMPLES / "lsc1m009-fa04-20240305-0101-e00.fits"
+    stored = run_cli(
+        "store", "--filestore", "local", "--root", str(root), "--jsonl", str(frame)
+    )
+    store_path = json.loads(stored.stdout)["store_path"]
+    output = tmp_path / "fetched.fits"
+
+    result = run_cli(
+        "fetch",
+        store_path,
+        "-o",
+        str(output),
+        "--filestore",
+        "local",
+        "--root",
+        str(root),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes() == frame.read_bytes()
+    assert stat.S_IMODE(output.stat().st_mode) == 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

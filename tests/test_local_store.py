@@ -382,6 +382,37 @@ def test_a_read_error_half_way_keeps_the_stored_copy(
     assert os.listdir(root / "lsc/fa04/20240304/raw") == [FRAME_NAME]
 
 
+class EndsEarly(FailingSource):
+    """A file whose reads stop short of its size, as a truncated read would."""
+
+    def _allowance(self, wanted: int) -> int:
+        if not self.armed:
+            return wanted
+        return max(min(wanted, self.limit - self.delivered), 0)
+
+
+def test_a_source_that_ends_early_replaces_nothing(
+    tmp_path, root, store, frame_file, make_frame
+):
+    from ocs_archive.input.file import File
+
+    store.store_file(frame_file())
+    first_bytes = (root / FRAME_STORE_PATH).read_bytes()
+    (tmp_path / "second").mkdir()
+    second_path = make_frame(f"second/{FRAME_NAME}", {"OBJECT": "NGC 2903"})
+    with open(second_path, "rb") as fileobj:
+        source = EndsEarly(fileobj, limit=4000)
+        second = FitsFile(File(source, str(second_path)))
+        source.armed = True
+
+        with pytest.raises(FileStoreConnectionError, match="read 4000 of the"):
+            store.store_file(second)
+        assert second.open_file._md5 is None
+
+    assert (root / FRAME_STORE_PATH).read_bytes() == first_bytes
+    assert os.listdir(root / "lsc/fa04/20240304/raw") == [FRAME_NAME]
+
+
 def test_a_directory_that_cannot_be_made_is_a_store_error(root, store, frame_file):
     (root / "lsc").write_bytes(b"a file where a directory should be")
 

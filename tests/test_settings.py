@@ -124,3 +124,17 @@ def test_importing_the_package_does_not_import_heavy_modules():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_timeouts_accept_fractions_of_a_second_and_refuse_the_rest():
+    code = "import ocs_archive.settings.settings as s; print(s.S3_CONNECT_TIMEOUT)"
+    ok = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "S3_CONNECT_TIMEOUT": "0.5"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.stdout.strip() == "0.5"
+    refused = _import_settings_with(S3_READ_TIMEOUT="0")
+    assert "S3_READ_TIMEOUT='0' is not a number of seconds above 0" in refused.stderr

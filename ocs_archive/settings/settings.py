@@ -15,7 +15,7 @@ from ocs_archive.exceptions import SettingsError
 
 __all__ = ["SettingsError", "get_tuple_from_environment"]
 
-S3_ADDRESSING_STYLES = ("virtual", "path", "auto")
+_S3_ADDRESSING_STYLES = ("virtual", "path", "auto")
 
 
 def get_tuple_from_environment(variable_name: str, default: str) -> tuple[str, ...]:
@@ -42,6 +42,21 @@ def _int_from_environment(variable_name: str, default: int, unit: str) -> int:
             f"{variable_name}={value!r} is not an integer "
             f"(expected a whole number of {unit})"
         ) from None
+
+
+def _seconds_from_environment(variable_name: str, default: float) -> float:
+    value = os.getenv(variable_name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingsError(
+            f"{variable_name}={value!r} is not a number of seconds above 0"
+        )
+    return seconds
 
 
 def _dict_from_environment(variable_name: str, default: str) -> dict:
@@ -87,7 +102,7 @@ S3_SIGNATURE_VERSION = os.getenv("S3_SIGNATURE_VERSION", "s3v4")
 S3_ENDPOINT_URL = os.getenv("S3_ENDPOINT_URL", "https://s3.us-west-2.amazonaws.com")
 S3_DAYS_TO_IA_STORAGE = _int_from_environment("S3_DAYS_TO_IA_STORAGE", 60, "days")
 S3_ADDRESSING_STYLE = _choice_from_environment(
-    "S3_ADDRESSING_STYLE", "virtual", S3_ADDRESSING_STYLES
+    "S3_ADDRESSING_STYLE", "virtual", _S3_ADDRESSING_STYLES
 )
 AWS_DEFAULT_REGION = os.getenv("AWS_DEFAULT_REGION", "")
 # A frame of at least S3_MULTIPART_THRESHOLD bytes goes up in parts of
@@ -102,8 +117,8 @@ S3_MULTIPART_PART_SIZE = _int_from_environment(
 S3_MULTIPART_CONCURRENCY = _int_from_environment("S3_MULTIPART_CONCURRENCY", 8, "parts")
 # Seconds to wait for a connection and for each read; attempts per request, the
 # first included, before a FileStoreConnectionError.
-S3_CONNECT_TIMEOUT = _int_from_environment("S3_CONNECT_TIMEOUT", 10, "seconds")
-S3_READ_TIMEOUT = _int_from_environment("S3_READ_TIMEOUT", 60, "seconds")
+S3_CONNECT_TIMEOUT = _seconds_from_environment("S3_CONNECT_TIMEOUT", 10.0)
+S3_READ_TIMEOUT = _seconds_from_environment("S3_READ_TIMEOUT", 60.0)
 S3_MAX_ATTEMPTS = _int_from_environment("S3_MAX_ATTEMPTS", 5, "attempts")
 
 # Observation Portal

@@ -66,7 +66,10 @@ class FileSystemStore(FileStore):
 
         self._make_directories(target.parent, path)
         signature = open_file.content_signature()
-        md5, size = self._write_atomically(open_file.get_from_start(), target, path)
+        expected_size = len(open_file)
+        md5, size = self._write_atomically(
+            open_file.get_from_start(), target, path, expected_size
+        )
         open_file.fileobj.seek(0)
         open_file.remember_md5(md5, signature)
 
@@ -141,7 +144,7 @@ class FileSystemStore(FileStore):
             raise _store_error(exc, path) from exc
 
     def _write_atomically(
-        self, source: IO[bytes], target: Path, path: str
+        self, source: IO[bytes], target: Path, path: str, expected_size: int
     ) -> tuple[str, int]:
         try:
             # A short name: the frame's own may already be as long as names can be.
@@ -156,6 +159,11 @@ class FileSystemStore(FileStore):
                     source, _guarded_write(destination)
                 )
                 _flush_to_disk(destination)
+            if size != expected_size:
+                raise FileStoreConnectionError(
+                    f"read {size} of the {expected_size} bytes to store at {path!r}: "
+                    "the file changed or could not be read; nothing was replaced"
+                )
             _publish(temporary, target)
         except _DestinationError as exc:
             _remove_quietly(temporary)

@@ -64,6 +64,11 @@ MIN_PART_SIZE = 5 * MIB
 MAX_PART_SIZE = 5 * 1024 * MIB
 MAX_PARTS = 10_000
 MAX_SINGLE_PUT = 5 * 1024 * MIB
+# Presigned URLs (signature version 4) are valid for 1 s to 7 days.
+MIN_URL_SECONDS = 1
+MAX_URL_SECONDS = 7 * 24 * 3600
+# How long a bucket's confirmed versioning is trusted before it is asked again.
+VERSIONING_RECHECK_SECONDS = 60.0
 
 STANDARD = "STANDARD"
 STANDARD_IA = "STANDARD_IA"
@@ -142,8 +147,8 @@ class _Connection:
 
     client: Any
     # Buckets whose versioning was confirmed, or may not be read with these
-    # credentials (then each upload's version id is the only check).
-    checked_buckets: set[str] = field(default_factory=set)
+    # credentials (then each upload's version id is the only check), and when.
+    checked_buckets: dict[str, float] = field(default_factory=dict)
     refused_storage_classes: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -306,12 +311,18 @@ class S3Store(FileStore):
             connection = _clients.connection()
             _require_versioning(connection, bucket)
             signature = open_file.content_signature()
+            source = open_file.get_from_start()
+            expected_size = _remaining_size(source)
             uploaded = _upload(
-                connection,
-                _Target(bucket, path, arguments),
-                open_file.get_from_start(),
-                upload_settings,
+                connection, _Target(bucket, path, arguments), source, upload_settings
             )
+            if expected_size is not None and uploaded.size != expected_size:
+                _discard_short_upload(connection.client, bucket, path, uploaded)
+                raise FileStoreConnectionError(
+                    f"read {uploaded.size} of the {expected_size} bytes of "
+                    f"{data_file.name} while storing it at {_location(bucket, path)}: "
+                    "the file changed or could not be read; the upload was deleted"
+                )
         open_file.fileobj.seek(0)
         open_file.remember_md5(uploaded.md5, signature)
 
@@ -353,6 +364,11 @@ class S3Store(FileStore):
         """
         bucket = self.bucket
         check_store_path(path)
+        if not MIN_URL_SECONDS <= expiration <= MAX_URL_SECONDS:
+            raise FileStoreSpecificationError(
+                f"a download URL can be valid from {MIN_URL_SECONDS} to "
+                f"{MAX_URL_SECONDS} seconds (7 days), not {expiration!r}"
+            )
         with _translated("sign a URL for", _location(bucket, path, version_id)):
             return self.get_s3_client().generate_presigned_url(
                 "get_object",
@@ -408,7 +424,10 @@ class S3Store(FileStore):
             except ClientError as exc:
                 if not _is_missing(exc):
                     raise
-                raise FileNotFoundError(f"nothing is stored at {location}") from None
+                response = None
+            if response is None:
+                _require_bucket(self.get_s3_client(), bucket)
+                raise FileNotFoundError(f"nothing is stored at {location}")
         return int(response["ContentLength"])
 
     def get_storage_class(self, observation_datetime: datetime | date | str) -> str:
@@ -501,11 +520,23 @@ class _Uploaded:
     method: str
 
 
+def _discard_short_upload(
+    client: Any, bucket: str, path: str, uploaded: _Uploaded
+) -> None:
+    client.delete_object(Bucket=bucket, Key=path, VersionId=uploaded.version_id)
+    logger.warning(
+        "deleted %s: it holds %d bytes, fewer than the file had when the upload began",
+        _location(bucket, path, uploaded.version_id),
+        uploaded.size,
+    )
+
+
 def _require_versioning(connection: _Connection, bucket: str) -> None:
     """Refuse a bucket without versioning, before anything is written to it."""
     from botocore.exceptions import ClientError
 
-    if bucket in connection.checked_buckets:
+    checked = connection.checked_buckets.get(bucket)
+    if checked is not None and time.monotonic() - checked < VERSIONING_RECHECK_SECONDS:
         return
     try:
         status = connection.client.get_bucket_versioning(Bucket=bucket).get("Status")
@@ -521,7 +552,7 @@ def _require_versioning(connection: _Connection, bucket: str) -> None:
         status = "unknown"
     if status not in ("Enabled", "unknown"):
         raise _unversioned_bucket(bucket, status or "never enabled")
-    connection.checked_buckets.add(bucket)
+    connection.checked_buckets[bucket] = time.monotonic()
 
 
 def _unversioned_bucket(bucket: str, state: str) -> FileStoreSpecificationError:
@@ -790,8 +821,10 @@ def _version_id_of(client: Any, target: _Target, response: dict) -> str:
     version_id = response.get("VersionId")
     if version_id and version_id != "null":
         return version_id
-    address = _object_address(target.bucket, target.key, version_id)
-    client.delete_object(**address)
+    # Versioning was switched off since it was checked. On a suspended bucket the
+    # upload is the version "null": deleting that version removes exactly it, where
+    # a plain delete would add a delete marker that hides the versions before it.
+    client.delete_object(Bucket=target.bucket, Key=target.key, VersionId="null")
     raise _unversioned_bucket(
         target.bucket, "off or suspended (the upload got no version id)"
     )
@@ -874,9 +907,29 @@ def _latest_version_id(client: Any, bucket: str, key: str) -> str | None:
     try:
         return client.head_object(Bucket=bucket, Key=key).get("VersionId")
     except ClientError as exc:
-        if _is_missing(exc):
-            return None
-        raise
+        if not _is_missing(exc):
+            raise
+        _require_bucket(client, bucket)
+        return None
+
+
+def _require_bucket(client: Any, bucket: str) -> None:
+    """Raise NoSuchBucket when ``bucket`` does not exist.
+
+    A HEAD request that finds nothing answers a bare 404, which cannot tell a
+    missing object from a missing bucket; this asks about the bucket itself.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if _error_code(exc) not in ("NoSuchBucket", "NotFound", "404"):
+            raise
+        raise FileStoreSpecificationError(
+            f"bucket {bucket!r} does not exist (NoSuchBucket): correct BUCKET or "
+            "create the bucket"
+        ) from exc
 
 
 # Dates

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from testframes import REAL_PDF_METADATA
 
 from ocs_archive.input import file as file_module
 from ocs_archive.settings import settings
@@ -400,6 +401,65 @@ def test_versioning_suspended_after_the_check_is_refused_and_cleaned_up(
     with pytest.raises(FileStoreSpecificationError, match="got no version id"):
         S3Store().store_file(open_data_file(frame))
     assert [v["VersionId"] for v in s3_setup.versions()] == [first["key"]]
+    # No delete marker hides the frame stored before: it is still the latest.
+    markers = s3_setup.admin.list_object_versions(Bucket=s3_setup.bucket)
+    assert markers.get("DeleteMarkers", []) == []
+    path = open_data_file(frame).get_filestore_path()
+    assert read_stored(S3Store(), path) == frame.read_bytes()
+
+
+def test_a_missing_bucket_is_not_mistaken_for_a_missing_object(s3_setup):
+    store = S3Store(bucket="no-such-bucket-here")
+    path = "lsc/fa04/20240305/raw/x-e00.fits"
+    with pytest.raises(FileStoreSpecificationError, match="NoSuchBucket"):
+        store.get_file_size(path)
+    with pytest.raises(FileStoreSpecificationError, match="NoSuchBucket"):
+        store.delete_file(path, "")
+
+
+class _ShortReads:
+    """A file that ends early: a fault no real server or disk can be made to give."""
+
+    def __init__(self, fileobj, stop_after: int):
+        self._fileobj = fileobj
+        self._stop_after = stop_after
+        self.name = fileobj.name
+
+    def seek(self, offset, whence=0):
+        return self._fileobj.seek(offset, whence)
+
+    def tell(self):
+        return self._fileobj.tell()
+
+    def read(self, size=-1):
+        room = max(self._stop_after - self._fileobj.tell(), 0)
+        size = room if size is None or size < 0 else min(size, room)
+        return self._fileobj.read(size)
+
+
+@pytest.mark.parametrize("stop_after", [5000, 6 * MIB])
+def test_a_source_that_ends_early_leaves_nothing_stored(
+    s3_setup, make_bytes_file, small_multipart, stop_after
+):
+    from ocs_archive.input.file import File
+    from ocs_archive.input.filefactory import FileFactory
+
+    frame = make_bytes_file("lsc1m009-fa04-20240305-0101-e92-summary.pdf", 12 * MIB)
+    metadata = {**REAL_PDF_METADATA, "SITEID": "lsc", "INSTRUME": "fa04"}
+    with open(frame, "rb") as fileobj:
+        open_file = File(_ShortReads(fileobj, stop_after), str(frame))
+        datafile_class = FileFactory.get_datafile_class_for_extension(".pdf")
+        data_file = datafile_class(open_file, metadata)
+        with pytest.raises(FileStoreConnectionError, match="read .* of the .* bytes"):
+            S3Store().store_file(data_file)
+    assert s3_setup.versions() == []
+    assert s3_setup.unfinished_uploads() == []
+
+
+@pytest.mark.parametrize("seconds", [0, 0.5, -5, 7 * 24 * 3600 + 1])
+def test_a_url_valid_for_an_impossible_time_is_refused(s3_setup, seconds):
+    with pytest.raises(FileStoreSpecificationError, match="from 1 to 604800 seconds"):
+        S3Store().get_url("lsc/fa04/20240305/raw/x-e00.fits", "", seconds)
 
 
 # Misconfiguration and failures
