@@ -6,7 +6,6 @@ import datetime
 import json
 import logging
 import math
-import os
 import subprocess
 import sys
 import warnings
@@ -21,6 +20,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning, Sip
 from shapely.geometry import MultiPolygon, Polygon
+from testframes import real_data_dir
 
 from ocs_archive import footprint
 from ocs_archive.footprint import (
@@ -42,15 +42,7 @@ NO_DATA_REASON = (
 
 
 def lco_data_dir() -> Path | None:
-    """The folder of real frames: $OCS_ARCHIVE_TEST_DATA, else ../shared/data/lco."""
-    candidates = []
-    if os.environ.get("OCS_ARCHIVE_TEST_DATA"):
-        candidates.append(Path(os.environ["OCS_ARCHIVE_TEST_DATA"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "lco")
-    for candidate in candidates:
-        if (candidate / REFERENCE_FILE).is_file():
-            return candidate
-    return None
+    return real_data_dir()
 
 
 def _reference_records() -> dict[str, dict[str, Any]]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testframes import real_data_dir
 
 pytest.importorskip(
     "matplotlib", reason="matplotlib (the 'plot' extra) is not installed"
@@ -23,15 +23,7 @@ REFERENCE_FILE = "reference-0.5.0-records.json"
 
 
 def lco_data_dir() -> Path | None:
-    """The folder of real frames: $OCS_ARCHIVE_TEST_DATA, else ../shared/data/lco."""
-    candidates = []
-    if os.environ.get("OCS_ARCHIVE_TEST_DATA"):
-        candidates.append(Path(os.environ["OCS_ARCHIVE_TEST_DATA"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "lco")
-    for candidate in candidates:
-        if (candidate / REFERENCE_FILE).is_file():
-            return candidate
-    return None
+    return real_data_dir()
 
 
 def frame_record(basename: str, ra: float, dec: float) -> dict[str, Any]:

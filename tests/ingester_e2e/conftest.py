@@ -10,35 +10,17 @@ import os
 
 os.environ["OPENTSDB_PYTHON_METRICS_TEST_MODE"] = "1"
 
-import importlib.util  # noqa: E402 - after the variable above, on purpose
 import json  # noqa: E402
 import secrets  # noqa: E402
-import sys  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
-from pathlib import Path  # noqa: E402
-from types import ModuleType  # noqa: E402
 from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
 import pytest  # noqa: E402
+import seaweedfs_fixtures as _fixtures  # noqa: E402 - on pythonpath
 
-
-def load_seaweedfs_fixtures() -> ModuleType:
-    """Import ``tests/s3/seaweedfs_fixtures.py`` by its path, once."""
-    name = "ocs_archive_tests_seaweedfs_fixtures"
-    module = sys.modules.get(name)
-    if module is None:
-        path = Path(__file__).resolve().parents[1] / "s3" / "seaweedfs_fixtures.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_fixtures = load_seaweedfs_fixtures()
 seaweedfs = _fixtures.seaweedfs
 s3_setup = _fixtures.s3_setup
 open_data_file = _fixtures.open_data_file

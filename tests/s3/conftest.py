@@ -6,26 +6,8 @@ settings that point the library at it.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
+import seaweedfs_fixtures as _fixtures  # on pythonpath, see pyproject.toml
 
-
-def load_seaweedfs_fixtures() -> ModuleType:
-    """Import ``seaweedfs_fixtures.py`` by its path, once, whatever the import mode."""
-    name = "ocs_archive_tests_seaweedfs_fixtures"
-    module = sys.modules.get(name)
-    if module is None:
-        path = Path(__file__).resolve().parent / "seaweedfs_fixtures.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_fixtures = load_seaweedfs_fixtures()
 seaweedfs = _fixtures.seaweedfs
 s3_setup = _fixtures.s3_setup
 open_data_file = _fixtures.open_data_file
