@@ -503,3 +503,32 @@ def test_every_real_frame_is_stored_where_the_reference_put_it(
     assert version["md5"] == reference["md5"]
     with store.get_fileobj(reference["filestore_path"]) as stored:
         assert hashlib.md5(stored.read()).hexdigest() == reference["md5"]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_large_frame_is_copied_by_two_threads_and_fails_cleanly(
+    tmp_path, root, store, fail
+):
+    from ocs_archive.input.file import File
+    from ocs_archive.storage.filesystemstore import CONCURRENT_COPY_MIN_BYTES
+
+    content = os.urandom(CONCURRENT_COPY_MIN_BYTES + 12345)
+    path = tmp_path / "big-summary.pdf"
+    path.write_bytes(content)
+    with open(path, "rb") as fileobj:
+        source = FailingSource(fileobj, limit=len(content) // 2)
+        data_file = DataFile(File(source, str(path)), REAL_PDF_METADATA)
+        source.armed = fail
+        if fail:
+            with pytest.raises(OSError, match="Input/output error"):
+                store.store_file(data_file)
+        else:
+            version = store.store_file(data_file)
+            assert version["md5"] == hashlib.md5(content).hexdigest()
+
+    stored = root / "cpt/nres03/20150219/processed/big-summary.pdf"
+    if fail:
+        # Neither the frame nor a temporary file is left behind.
+        assert not any(p.is_file() for p in root.rglob("*"))
+    else:
+        assert stored.read_bytes() == content

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import quote
 
-from ocs_archive.hashing import copy_and_hash_concurrently
+from ocs_archive.hashing import CHUNK_SIZE, copy_and_hash, copy_and_hash_concurrently
 from ocs_archive.settings import settings
 from ocs_archive.storage.filestore import (
     FileStore,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STORED_FILE_MODE = 0o644
+CONCURRENT_COPY_MIN_BYTES = 8 * CHUNK_SIZE
 
 
 class _DestinationError(Exception):
@@ -155,9 +156,13 @@ class FileSystemStore(FileStore):
             raise _store_error(exc, path) from exc
         try:
             with os.fdopen(descriptor, "wb") as destination:
-                md5, size = copy_and_hash_concurrently(
-                    source, _guarded_write(destination)
+                # A second thread pays off once there are chunks to overlap.
+                copy = (
+                    copy_and_hash_concurrently
+                    if expected_size > CONCURRENT_COPY_MIN_BYTES
+                    else copy_and_hash
                 )
+                md5, size = copy(source, _guarded_write(destination))
                 _flush_to_disk(destination)
             if size != expected_size:
                 raise FileStoreConnectionError(
