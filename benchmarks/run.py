@@ -475,7 +475,7 @@ def main() -> int:
 
 def start_s3(work: Path, args):
     """Start the tests' SeaweedFS server on 127.0.0.1, with a versioned bucket."""
-    sys.path.insert(0, str(REPOSITORY / "tests" / "s3"))
+    sys.path[:0] = [str(REPOSITORY / "tests"), str(REPOSITORY / "tests" / "s3")]
     from seaweedfs_fixtures import find_weed, loopback_only_environment, start_seaweedfs
 
     weed = find_weed()
