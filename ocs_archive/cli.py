@@ -485,7 +485,6 @@ class JsonOutput:
 
 
 def run_describe(arguments: argparse.Namespace) -> int:
-    from ocs_archive.hashing import md5_of_stream
     from ocs_archive.record import build_record
 
     job = Job.from_arguments(arguments)
@@ -495,9 +494,8 @@ def run_describe(arguments: argparse.Namespace) -> int:
             record = build_record(data_file)
             record["store_path"] = data_file.get_filestore_path()
             record["content_type"] = data_file.get_filestore_content_type()
-            md5, size = md5_of_stream(data_file.open_file.get_from_start())
-            record["md5"] = md5
-            record["size_bytes"] = size
+            record["md5"] = data_file.open_file.get_md5()
+            record["size_bytes"] = len(data_file.open_file)
             record["file"] = str(path)
             return record
 

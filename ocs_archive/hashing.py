@@ -8,6 +8,7 @@ buffers this large, so several threads can hash at once.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -116,3 +117,21 @@ def _read_into(source: IO[bytes], buffer: bytearray) -> int:
     data = source.read(len(buffer))
     buffer[: len(data)] = data
     return len(data)
+
+
+def remaining_size(stream: IO[bytes]) -> int | None:
+    """Bytes from the stream's position to its end (None when it cannot seek).
+
+    The position is left where it was.
+    """
+    try:
+        return os.fstat(stream.fileno()).st_size - stream.tell()
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        start = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(start)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - start

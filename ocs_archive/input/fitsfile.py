@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from ocs_archive.exceptions import FileSpecificationException
+from ocs_archive.hashing import remaining_size
 from ocs_archive.input.file import DataFile, File
 from ocs_archive.input.fitsheaders import is_fits, iter_fits_headers
 from ocs_archive.input.headerdata import HeaderData
@@ -61,7 +61,7 @@ class FitsFile(DataFile):
             if not is_fits(fits_stream):
                 self._create_header_data_from_metadata(file_metadata)
                 return
-            size = _remaining_size(fits_stream)
+            size = remaining_size(fits_stream)
             fewest_missing: list[str] | None = None
             headers_of_each_hdu = iter_fits_headers(fits_stream, size, self.name)
             with contextlib.closing(headers_of_each_hdu):
@@ -136,18 +136,3 @@ def normalized_nulls(
         elif key in integer_keys and value is not None and "NONE" in str(value).upper():
             updates[key] = None
     return updates
-
-
-def _remaining_size(stream: IO[bytes]) -> int | None:
-    """Bytes from the stream's position to its end, leaving the position unchanged."""
-    try:
-        return os.fstat(stream.fileno()).st_size - stream.tell()
-    except (AttributeError, OSError, ValueError):
-        pass
-    try:
-        start = stream.tell()
-        end = stream.seek(0, os.SEEK_END)
-        stream.seek(start)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return end - start

@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
+from ocs_archive.hashing import remaining_size
 from ocs_archive.settings import settings
 from ocs_archive.storage.filestore import (
     FileStore,
@@ -312,7 +313,7 @@ class S3Store(FileStore):
             _require_versioning(connection, bucket)
             signature = open_file.content_signature()
             source = open_file.get_from_start()
-            expected_size = _remaining_size(source)
+            expected_size = remaining_size(source)
             uploaded = _upload(
                 connection, _Target(bucket, path, arguments), source, upload_settings
             )
@@ -570,20 +571,10 @@ def _upload(
     source: IO[bytes],
     upload_settings: _UploadSettings,
 ) -> _Uploaded:
-    size = _remaining_size(source)
+    size = remaining_size(source)
     if size is not None and size < upload_settings.threshold:
         return _put_whole(connection, target, source)
     return _put_in_parts(connection, target, source, upload_settings, size)
-
-
-def _remaining_size(source: IO[bytes]) -> int | None:
-    try:
-        start = source.tell()
-        end = source.seek(0, io.SEEK_END)
-        source.seek(start)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return end - start
 
 
 def _put_whole(
