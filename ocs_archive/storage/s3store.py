@@ -8,8 +8,11 @@ Uploads stream. A frame smaller than ``S3_MULTIPART_THRESHOLD`` bytes goes up in
 PUT; a larger one in parts of ``S3_MULTIPART_PART_SIZE`` bytes, read in order from
 the frame and sent ``S3_MULTIPART_CONCURRENCY`` at a time, so an upload holds about
 part size x concurrency bytes in memory however large the frame. Every request
-carries the md5 of its body (``Content-MD5``), so the server refuses bytes that were
-corrupted on the way; the md5 a store returns is computed while reading the frame,
+carries a checksum of its body, so the server refuses bytes that were corrupted on
+the way: a single PUT its md5 (``Content-MD5``), which is the frame's md5 anyway; a
+part its CRC32 (``x-amz-checksum-crc32``), five times cheaper to compute than a
+second md5 of every byte (a server that refuses S3 checksums gets ``Content-MD5`` on
+its parts instead). The md5 a store returns is computed while reading the frame,
 never taken from an ETag (a multipart or SSE-KMS ETag is not an md5). A multipart
 upload that fails is aborted, leaving no parts behind.
 
@@ -32,6 +35,7 @@ import os
 import queue
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -151,6 +155,8 @@ class _Connection:
     # credentials (then each upload's version id is the only check), and when.
     checked_buckets: dict[str, float] = field(default_factory=dict)
     refused_storage_classes: set[tuple[str, str]] = field(default_factory=set)
+    # Buckets whose server refused multipart uploads with an S3 checksum.
+    refused_part_checksums: set[str] = field(default_factory=set)
 
 
 class _ClientCache:
@@ -211,12 +217,33 @@ def _credentials_fingerprint() -> str:
 
 
 def _build_client(configuration: _ClientSettings) -> Any:
+    """A client for ``configuration``.
+
+    Over HTTPS the bodies of uploads are not SHA-256 signed: TLS protects them on
+    the way and each carries a checksum the server verifies, the rule botocore
+    itself applies to ``Content-MD5`` but not to the CRC32 the store sends with
+    parts. Over plain HTTP they are signed, as a CRC32 alone could be forged.
+    """
+    endpoint = configuration.endpoint_url.lower()
+    sign_payloads = bool(endpoint) and not endpoint.startswith("https://")
+    client = _new_client(configuration, sign_payloads)
+    # Without S3_ENDPOINT_URL, botocore finds the endpoint itself (AWS, or an
+    # AWS_ENDPOINT_URL variable): only the client knows whether it is HTTPS.
+    if not sign_payloads and not client.meta.endpoint_url.startswith("https://"):
+        client = _new_client(configuration, sign_payloads=True)
+    return client
+
+
+def _new_client(configuration: _ClientSettings, sign_payloads: bool) -> Any:
     import boto3.session
     from botocore.config import Config
 
+    s3_options: dict[str, Any] = {"addressing_style": configuration.addressing_style}
+    if not sign_payloads:
+        s3_options["payload_signing_enabled"] = False
     options: dict[str, Any] = {
         "signature_version": configuration.signature_version,
-        "s3": {"addressing_style": configuration.addressing_style},
+        "s3": s3_options,
         "connect_timeout": configuration.connect_timeout,
         "read_timeout": configuration.read_timeout,
         "retries": {
@@ -225,8 +252,8 @@ def _build_client(configuration: _ClientSettings) -> Any:
         },
         "max_pool_connections": configuration.pool_size,
     }
-    # Each request already carries Content-MD5; botocore's default extra CRC32 would
-    # cost another pass over the bytes, and some S3-compatible servers refuse it.
+    # The store puts a checksum on each request itself; botocore's default CRC32 on
+    # top would cost another pass over the bytes.
     if "request_checksum_calculation" in Config.OPTION_DEFAULTS:
         options["request_checksum_calculation"] = "when_required"
     try:
@@ -605,14 +632,8 @@ def _put_in_parts(
     size: int | None,
 ) -> _Uploaded:
     client = connection.client
-
-    def create(object_arguments: dict[str, str]) -> dict[str, Any]:
-        return client.create_multipart_upload(
-            Bucket=target.bucket, Key=target.key, **object_arguments
-        )
-
-    created = _with_storage_class_fallback(connection, target, create)
-    upload = _MultipartUpload(client, target, created["UploadId"])
+    created, part_checksum = _create_multipart_upload(connection, target)
+    upload = _MultipartUpload(client, target, created["UploadId"], part_checksum)
     try:
         parts, md5, sent = upload.send_parts(
             source,
@@ -633,14 +654,65 @@ def _put_in_parts(
     return _Uploaded(version_id, md5, sent, method)
 
 
-class _MultipartUpload:
-    """One multipart upload in progress: sends its parts, or aborts it."""
+# What a server answers to a checksum it does not support.
+_UNSUPPORTED_CHECKSUM_CODES = frozenset(
+    {"InvalidArgument", "InvalidRequest", "NotImplemented"}
+)
 
-    def __init__(self, client: Any, target: _Target, upload_id: str):
+
+def _create_multipart_upload(
+    connection: _Connection, target: _Target
+) -> tuple[dict[str, Any], bool]:
+    """Start a multipart upload whose parts carry CRC32 checksums, if the server
+    takes them; else one whose parts carry ``Content-MD5``.
+
+    Returns the server's answer and whether parts are to carry a CRC32. A refusal is
+    remembered for this client and bucket, so it costs one request and one warning.
+    """
+    from botocore.exceptions import ClientError
+
+    def create(part_checksum: bool) -> dict[str, Any]:
+        def request(object_arguments: dict[str, str]) -> dict[str, Any]:
+            if part_checksum:
+                object_arguments = {**object_arguments, "ChecksumAlgorithm": "CRC32"}
+            return connection.client.create_multipart_upload(
+                Bucket=target.bucket, Key=target.key, **object_arguments
+            )
+
+        return _with_storage_class_fallback(connection, target, request)
+
+    if target.bucket in connection.refused_part_checksums:
+        return create(part_checksum=False), False
+    try:
+        return create(part_checksum=True), True
+    except ClientError as exc:
+        if _error_code(exc) not in _UNSUPPORTED_CHECKSUM_CODES:
+            raise
+        logger.warning(
+            "bucket %r refuses multipart uploads with a CRC32 checksum (%s); its "
+            "parts carry Content-MD5 instead",
+            target.bucket,
+            _error_code(exc),
+        )
+    connection.refused_part_checksums.add(target.bucket)
+    return create(part_checksum=False), False
+
+
+class _MultipartUpload:
+    """One multipart upload in progress: sends its parts, or aborts it.
+
+    Each part carries a CRC32 checksum when ``part_checksum`` is true (the upload
+    was created with it), else its ``Content-MD5``.
+    """
+
+    def __init__(
+        self, client: Any, target: _Target, upload_id: str, part_checksum: bool
+    ):
         self.client = client
         self.bucket = target.bucket
         self.key = target.key
         self.upload_id = upload_id
+        self.part_checksum = part_checksum
 
     def send_parts(
         self, source: IO[bytes], part_size: int, concurrency: int
@@ -682,20 +754,28 @@ class _MultipartUpload:
         # part is copied.
         body = buffer if count == len(buffer) else buffer[:count]
         try:
+            if self.part_checksum:
+                checksum = {"ChecksumCRC32": _base64(_crc32(body))}
+            else:
+                checksum = {"ContentMD5": _base64(hashlib.md5(body).digest())}
             response = self.client.upload_part(
                 Bucket=self.bucket,
                 Key=self.key,
                 UploadId=self.upload_id,
                 PartNumber=number,
                 Body=body,
-                ContentMD5=_base64(hashlib.md5(body).digest()),
+                **checksum,
             )
         except BaseException:
             buffers.failed.set()
             raise
         finally:
             buffers.give_back(buffer)
-        return {"PartNumber": number, "ETag": response["ETag"]}
+        part = {"PartNumber": number, "ETag": response["ETag"]}
+        if self.part_checksum:
+            # Completing an upload created with a checksum names each part's.
+            part["ChecksumCRC32"] = checksum["ChecksumCRC32"]
+        return part
 
     def abort(self) -> None:
         """Abort the upload so that the server drops its parts; never raises."""
@@ -830,6 +910,11 @@ def _content_disposition(file_name: str) -> str:
         f'attachment; filename="{fallback}"; '
         f"filename*=UTF-8''{quote(file_name, safe='')}"
     )
+
+
+def _crc32(body: bytes | bytearray) -> bytes:
+    """The CRC32 of ``body`` as S3 wants it: four bytes, most significant first."""
+    return zlib.crc32(body).to_bytes(4, "big")
 
 
 def _base64(digest: bytes) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -247,3 +248,79 @@ def test_virtual_addressing_puts_the_bucket_in_the_host(local_endpoint, monkeypa
 
 def test_today_is_not_infrequent_access():
     assert S3Store().get_storage_class(date.today()) == "STANDARD"
+
+
+# Payload signing: over HTTPS the checksum the server verifies is enough, as TLS
+# protects the body; over HTTP the body is SHA-256 signed.
+
+
+class EmptyBody:
+    """The raw body of a caught response: nothing."""
+
+    def stream(self, **kwargs):
+        yield b""
+
+
+def sent_content_sha256(store: S3Store) -> list[str]:
+    """The x-amz-content-sha256 of each UploadPart, caught before it is sent."""
+    from botocore.awsrequest import AWSResponse
+
+    sent: list[str] = []
+
+    def catch(request, **kwargs):
+        value = request.headers["X-Amz-Content-SHA256"]
+        sent.append(value.decode() if isinstance(value, bytes) else value)
+        return AWSResponse(request.url, 200, {"ETag": '"e"'}, EmptyBody())
+
+    store.get_s3_client().meta.events.register("before-send.s3.UploadPart", catch)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "signed"),
+    [("http://127.0.0.1:9", True), ("https://127.0.0.1:9", False), ("", False)],
+    ids=["http", "https", "AWS default"],
+)
+def test_part_bodies_are_sha256_signed_only_without_tls(
+    local_endpoint, monkeypatch, endpoint, signed
+):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.setattr(settings, "S3_ENDPOINT_URL", endpoint)
+    store = S3Store()
+    sent = sent_content_sha256(store)
+    body = b"part bytes"
+
+    store.get_s3_client().upload_part(
+        Bucket="test-bucket",
+        Key=STORE_PATH,
+        UploadId="upload",
+        PartNumber=1,
+        Body=body,
+        ChecksumCRC32="AAAAAA==",
+    )
+
+    expected = hashlib.sha256(body).hexdigest() if signed else "UNSIGNED-PAYLOAD"
+    assert sent == [expected]
+
+
+def test_an_http_endpoint_from_the_environment_gets_signed_bodies(
+    local_endpoint, monkeypatch
+):
+    monkeypatch.setattr(settings, "S3_ENDPOINT_URL", "")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    monkeypatch.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", raising=False)
+    store = S3Store()
+    assert store.get_s3_client().meta.endpoint_url == "http://127.0.0.1:9"
+    sent = sent_content_sha256(store)
+
+    store.get_s3_client().upload_part(
+        Bucket="test-bucket",
+        Key=STORE_PATH,
+        UploadId="upload",
+        PartNumber=1,
+        Body=b"part bytes",
+        ChecksumCRC32="AAAAAA==",
+    )
+
+    assert sent == [hashlib.sha256(b"part bytes").hexdigest()]

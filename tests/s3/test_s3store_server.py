@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import socket
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +30,10 @@ MIB = 1024 * 1024
 
 def md5_of(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def md5_bytes(path: Path) -> bytes:
+    return hashlib.md5(path.read_bytes()).digest()
 
 
 def read_stored(store: S3Store, path: str, version_id: str | None = None) -> bytes:
@@ -353,6 +359,99 @@ def test_a_corrupted_part_is_refused_and_the_upload_aborted(
         store.store_file(open_data_file(make_test_frame(data_bytes=12 * MIB)))
     assert s3_setup.unfinished_uploads() == []
     assert s3_setup.versions() == []
+
+
+def record_checksum_headers(store: S3Store, operation: str) -> list[dict[str, str]]:
+    """The checksum headers of every ``operation`` request the store signs."""
+    seen: list[dict[str, str]] = []
+
+    def record(request, **kwargs):
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        seen.append(
+            {
+                name: headers[name]
+                for name in ("content-md5", "x-amz-checksum-crc32")
+                if name in headers
+            }
+        )
+
+    store.get_s3_client().meta.events.register(f"before-sign.s3.{operation}", record)
+    return seen
+
+
+def test_parts_carry_a_crc32_and_a_single_put_its_md5(
+    s3_setup, open_data_file, make_test_frame, small_multipart
+):
+    store = S3Store()
+    puts = record_checksum_headers(store, "PutObject")
+    parts = record_checksum_headers(store, "UploadPart")
+    small = make_test_frame()
+    large = make_test_frame("lsc1m009-fa04-20240305-0102-e00.fits", data_bytes=12 * MIB)
+
+    store.store_file(open_data_file(small))
+    version = store.store_file(open_data_file(large))
+
+    assert puts == [{"content-md5": base64.b64encode(md5_bytes(small)).decode()}]
+    body = large.read_bytes()
+    expected = [
+        base64.b64encode(zlib.crc32(body[at : at + 5 * MIB]).to_bytes(4, "big"))
+        for at in range(0, len(body), 5 * MIB)
+    ]
+    assert len(expected) == 3
+    assert sorted(part["x-amz-checksum-crc32"] for part in parts) == sorted(
+        value.decode() for value in expected
+    )
+    assert all("content-md5" not in part for part in parts)
+    assert version["md5"] == md5_of(large)
+
+
+def refuse_checksums_on_create(store: S3Store) -> list[str]:
+    """Answer CreateMultipartUpload with InvalidArgument when a checksum is asked,
+    as S3-compatible servers without S3 checksums do (SeaweedFS has them)."""
+    from botocore.awsrequest import AWSResponse
+
+    refused: list[str] = []
+
+    def refuse(params, **kwargs):
+        if "x-amz-checksum-algorithm" not in params["headers"]:
+            return None
+        refused.append(params["url"])
+        refusal = {
+            "Error": {"Code": "InvalidArgument", "Message": "checksums unsupported"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse(params["url"], 400, {}, None), refusal
+
+    store.get_s3_client().meta.events.register(
+        "before-call.s3.CreateMultipartUpload", refuse
+    )
+    return refused
+
+
+def test_a_server_without_s3_checksums_gets_content_md5_on_its_parts(
+    s3_setup, open_data_file, make_test_frame, small_multipart, caplog
+):
+    store = S3Store()
+    refused = refuse_checksums_on_create(store)
+    parts = record_checksum_headers(store, "UploadPart")
+    frame = make_test_frame(data_bytes=12 * MIB)
+
+    with caplog.at_level(logging.WARNING, logger="ocs_archive.storage.s3store"):
+        first = store.store_file(open_data_file(frame))
+        second = store.store_file(open_data_file(frame))
+
+    assert len(refused) == 1  # remembered after the first refusal
+    assert "refuses multipart uploads with a CRC32 checksum" in caplog.text
+    assert len(parts) == 6
+    assert all(set(part) == {"content-md5"} for part in parts)
+    for version in (first, second):
+        assert version["md5"] == md5_of(frame)
+        assert (
+            read_stored(
+                store, open_data_file(frame).get_filestore_path(), version["key"]
+            )
+            == frame.read_bytes()
+        )
 
 
 # Versioning
