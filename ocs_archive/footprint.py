@@ -73,8 +73,23 @@ _POLE_TOLERANCE_DEG = 1e-9
 # a seam are merged again, so that edges meeting at the seam meet exactly.
 _GRID_DEG = 1e-10
 
-_FITS_KEYWORD = re.compile(r"[A-Z0-9_-]{1,8}")
-_COMMENTARY_KEYWORDS = frozenset({"HISTORY", "COMMENT", "CONTINUE"})
+# The keywords WCSLIB and astropy read for a WCS and its fixes (the standard's
+# keywords, SIP, distortion lookups and the dates and place of the observation).
+# Only these go into the header a WCS is read from: a real frame has some 300 cards,
+# and parsing them all, twice, took most of the time of building its record.
+_WCS_KEYWORD = re.compile(
+    r"NAXIS[0-9]*|WCSAXES[A-Z]?"
+    r"|(CRPIX|CRVAL|CDELT|CTYPE|CUNIT|CNAME|CRDER|CSYER|CROTA|CZPHS|CPERI)[0-9]+[A-Z]?"
+    r"|(PC|CD|PV|PS)[0-9]+(_[0-9]+)?[A-Z]?"
+    r"|(LONPOLE|LATPOLE|LONGPOLE|RESTFRQ|RESTFREQ|RESTWAV|RADESYS|RADECSYS|EQUINOX"
+    r"|EPOCH|WCSNAME|SPECSYS|SSYSOBS|VELOSYS|ZSOURCE|VSOURCE|SSYSSRC|VELANGL"
+    r"|VELREF)[A-Z]?"
+    r"|(DATE|MJD)-(OBS|BEG|AVG|END)|MJDREF[IF]?|JDREF[IF]?|DATEREF|TIMESYS|TREFPOS"
+    r"|TREFDIR|TIMEUNIT|TIMEOFFS|PLEPHEM|TSTART|TSTOP|XPOSURE|TELAPSE|TIMEPIXR"
+    r"|TIMEDEL|OBSGEO-[XYZLBH]|OBSORBIT"
+    r"|(A|B|AP|BP)_(ORDER|DMAX|[0-9]+_[0-9]+)"
+    r"|(CPDIS|CPERR|CQDIS|CQERR|DP|DQ)[0-9]+|D2IM(DIS|ERR|EXT|VER)[0-9]*|AXISCORR"
+)
 _EXTRA_AXIS_KEYWORD = re.compile(r"NAXIS([3-9]|[1-9][0-9]+)")
 _NUMERIC_WCS_KEYWORD = re.compile(
     r"(CRVAL|CRPIX|CDELT|CROTA)[0-9]+|(CD|PC|PV)[0-9]+_[0-9]+"
@@ -449,16 +464,12 @@ def _celestial_wcs(headers: Mapping[str, Any]) -> WCS | None:
 
 
 def _fits_header(headers: Mapping[str, Any]) -> fits.Header:
-    """A FITS header of the cards astropy accepts; the rest are skipped and logged."""
+    """A FITS header of the WCS cards astropy accepts; bad ones are logged."""
     from astropy.io import fits
 
     cards = []
     for key, value in headers.items():
-        # Keys that are not FITS keywords (client metadata such as 'frame_basename')
-        # can hold no WCS and would only become HIERARCH cards.
-        if not (isinstance(key, str) and _FITS_KEYWORD.fullmatch(key)):
-            continue
-        if key in _COMMENTARY_KEYWORDS:
+        if not (isinstance(key, str) and _WCS_KEYWORD.fullmatch(key)):
             continue
         try:
             cards.append(fits.Card(key, value))

@@ -336,6 +336,31 @@ def test_pc_and_cdelt_corners_are_astropys() -> None:
     assert positions(corners) == near(astropy_corners(headers))
 
 
+def test_the_other_cards_of_a_frame_change_nothing() -> None:
+    headers = image_headers(tan_wcs(150.0, 2.2, rotation=30.0))
+    expected = wcs_corners(headers)
+    crowded = dict(headers)
+    # What a real frame carries besides its WCS: some 300 cards of every kind.
+    crowded.update({f"KEY{number:05d}": number * 0.5 for number in range(150)})
+    crowded.update({f"TXT{number:05d}": "text " * 10 for number in range(100)})
+    crowded.update({"HISTORY": ["one", "two"], "COMMENT": "x", "OBJECT": "NaN"})
+    crowded.update({"frame_basename": "metadata", "WMSCLOUD": "UNKNOWN"})
+
+    assert wcs_corners(crowded) == expected
+
+
+def test_lonpole_still_turns_the_projection() -> None:
+    headers = image_headers(tan_wcs(150.0, 2.2, rotation=30.0))
+    headers["LONPOLE"] = 150.0
+
+    corners = wcs_corners(headers)
+
+    assert positions(corners) == near(astropy_corners(headers))
+    assert positions(corners) != near(
+        astropy_corners({k: v for k, v in headers.items() if k != "LONPOLE"})
+    )
+
+
 def test_crota2_rotates_like_the_equivalent_cd_matrix() -> None:
     rotation, scale = 25.0, 2e-4
     headers = {

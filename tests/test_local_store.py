@@ -510,9 +510,13 @@ def test_a_large_frame_is_copied_by_two_threads_and_fails_cleanly(
     tmp_path, root, store, fail
 ):
     from ocs_archive.input.file import File
-    from ocs_archive.storage.filesystemstore import CONCURRENT_COPY_MIN_BYTES
+    from ocs_archive.storage.filesystemstore import (
+        CONCURRENT_COPY_MIN_BYTES,
+        WRITEBACK_BYTES,
+    )
 
-    content = os.urandom(CONCURRENT_COPY_MIN_BYTES + 12345)
+    # Large enough to be handed to the disk in steps while it is copied.
+    content = os.urandom(max(CONCURRENT_COPY_MIN_BYTES, 2 * WRITEBACK_BYTES) + 12345)
     path = tmp_path / "big-summary.pdf"
     path.write_bytes(content)
     with open(path, "rb") as fileobj:
