@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -24,6 +25,23 @@ logger = logging.getLogger(__name__)
 
 FITS_BLOCK = 2880
 FITS_SIGNATURE = b"SIMPLE  ="
+
+# A standard card, read without astropy: an 8-character keyword, then either
+# commentary text or "= " and a string, logical or number value, and a comment.
+# Anything else (and every card astropy has already parsed) is left to astropy.
+_CARD_LENGTH = 80
+_KEYWORD_FIELD = re.compile(r"[A-Z0-9_-]{1,8} *| {8}")
+_VALUE_FIELD = re.compile(
+    r" *(?:'(?P<string>(?:[ -&(-~]|'')*)'(?=$|/| )"
+    r"|(?P<logical>[TF])"
+    r"|(?P<number>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[EeDd][+-]?[0-9]+)?)"
+    r")? *(?:/.*)?"
+)
+# astropy reads a string such as 'AXIS.1: 1' as a record-valued card (DP1.AXIS.1).
+_RECORD_VALUE = re.compile(r" *[A-Za-z_][\w.]* *: *[+-]? *[0-9.]")
+_COMMENTARY_KEYWORDS = frozenset({"COMMENT", "HISTORY", ""})
+_SPECIAL_KEYWORDS = frozenset({"CONTINUE", "HIERARCH"})
+_NUMBER_EXPONENT = str.maketrans("Dd", "Ee")
 
 # What astropy raises on a file it cannot parse; anything else is a bug to surface.
 _UNREADABLE_FITS = (OSError, ValueError, KeyError, IndexError, TypeError, EOFError)
@@ -177,12 +195,16 @@ def header_to_dict(header, where: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
     commentary: dict[str, list[str]] = {}
     for card in header.cards:
-        try:
-            keyword, value = card.keyword, card.value
-        except (VerifyError, ValueError) as exc:
-            keyword, value = _repair_card(card, where, exc)
-            if keyword is None:
-                continue
+        read = _read_standard_card(card)
+        if read is not None:
+            keyword, value = read
+        else:
+            try:
+                keyword, value = card.keyword, card.value
+            except (VerifyError, ValueError) as exc:
+                keyword, value = _repair_card(card, where, exc)
+                if keyword is None:
+                    continue
         if keyword in ("COMMENT", "HISTORY", ""):
             commentary.setdefault(keyword, []).append(str(value))
             continue
@@ -191,6 +213,48 @@ def header_to_dict(header, where: str) -> dict[str, Any]:
     for keyword, lines in commentary.items():
         values.setdefault(keyword, "\n".join(lines))
     return values
+
+
+def _read_standard_card(card) -> tuple[str, Any] | None:
+    """The keyword and value of a standard card as astropy would give them, read
+    straight from its 80 characters; None for a card astropy must read.
+
+    astropy parses a value through several layers and looks its settings up on the
+    way, which made reading a real frame's 300 cards take milliseconds. The result
+    is the same for every card taken here; the tests compare both on real frames.
+    """
+    image = getattr(card, "_image", None)
+    if (
+        not isinstance(image, str)
+        or len(image) != _CARD_LENGTH
+        or getattr(card, "_modified", True)
+        or getattr(card, "_value", None) is not None
+        or not _KEYWORD_FIELD.fullmatch(image, 0, 8)
+    ):
+        return None
+    keyword = image[:8].rstrip()
+    if keyword in _COMMENTARY_KEYWORDS:
+        return keyword, image[8:].rstrip()
+    if keyword in _SPECIAL_KEYWORDS or image[8:10] != "= ":
+        return None
+    match = _VALUE_FIELD.fullmatch(image, 10)
+    if match is None:
+        return None
+    text = match.group("string")
+    if text is not None:
+        if _RECORD_VALUE.match(text):
+            return None
+        return keyword, text.replace("''", "'").rstrip()
+    if match.group("logical") is not None:
+        return keyword, match.group("logical") == "T"
+    number = match.group("number")
+    if number is None:
+        return keyword, None  # a keyword with no value
+    number = number.translate(_NUMBER_EXPONENT)
+    try:
+        return keyword, int(number)
+    except ValueError:
+        return keyword, float(number)
 
 
 def _repair_card(card, where: str, error: Exception) -> tuple[str | None, Any]:
