@@ -53,6 +53,19 @@ FRAME_HEADERS = {
 }
 
 
+def filler_cards():
+    """What else a real frame's header holds: LCO frames carry 220-310 cards of
+    instrument, telescope and pipeline state, and a few HISTORY lines."""
+    cards = []
+    for number in range(90):
+        cards.append((f"INST{number:04d}", number * 1.25, "[unit] a measured value"))
+        cards.append((f"STAT{number:04d}", f"STATE-{number}", "a state or a name"))
+        cards.append((f"FLAG{number:04d}", number % 3 == 0, "a switch"))
+    for number in range(20):
+        cards.append(("HISTORY", f"pipeline step {number}: done"))
+    return cards
+
+
 # Frames
 
 
@@ -70,6 +83,7 @@ def write_fits(path: Path, size_mib: int) -> Path:
     header["CRPIX1"] = side / 2
     header["CRPIX2"] = side / 2
     header.update(FRAME_HEADERS)
+    header.extend(filler_cards())
     block = os.urandom(MIB)
     data_size = header["NAXIS1"] * header["NAXIS2"] * 4
     with open(path, "wb") as out:
@@ -89,6 +103,7 @@ def write_fpacked(path: Path, side: int) -> Path:
     rng = np.random.default_rng(1)
     data = rng.normal(1000, 30, (side, side)).astype(np.float32)
     header = fits.Header(FRAME_HEADERS)
+    header.extend(filler_cards())
     fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, header)]).writeto(path)
     return path
 
@@ -122,6 +137,20 @@ def _record(path: str) -> None:
     with open_data_file(path) as data_file:
         build_record(data_file)
         data_file.get_filestore_path()
+
+
+def _real_frames(folder: str) -> list[Path]:
+    return sorted(Path(folder).glob("*.fits*"))
+
+
+def _real_records(folder: str) -> None:
+    for path in _real_frames(folder):
+        _record(str(path))
+
+
+def _real_header_blocks(folder: str) -> None:
+    for path in _real_frames(folder):
+        _read_header_blocks(str(path))
 
 
 def _library_md5(path: str) -> None:
@@ -240,6 +269,8 @@ def _batch(folder: str, root: str, workers: str) -> None:
 OPERATIONS: dict[str, Callable[..., None]] = {
     "header-blocks": _read_header_blocks,
     "record": _record,
+    "real-header-blocks": _real_header_blocks,
+    "real-records": _real_records,
     "md5": _library_md5,
     "hashlib": _hashlib_md5,
     "local-store": _local_store,
@@ -285,7 +316,12 @@ def warm_up(operation: str, arguments: list[str]) -> None:
 
 
 # Operations that take milliseconds are repeated in one process and averaged.
-REPEATED = {"record": 20, "header-blocks": 20}
+REPEATED = {
+    "record": 20,
+    "header-blocks": 20,
+    "real-records": 5,
+    "real-header-blocks": 5,
+}
 
 
 def _peak_rss_kib() -> int:
@@ -326,6 +362,8 @@ def run_child(operation: str, arguments: list[str]) -> None:
 
 
 def measure(operation: str, *arguments: str) -> dict[str, float]:
+    # Each run starts with nothing left to write back from the runs before it.
+    os.sync()
     command = [sys.executable, __file__, "--child", operation, *arguments]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -427,7 +465,7 @@ def benchmark_batch(work: Path, count: int, size_mib: int, repeat: int) -> list[
     folder = write_small_frames(work / "small", count, size_mib)
     rows = []
     base = None
-    for workers in (1, 2, 4):
+    for workers in (1, 2, 4, 8):
         runs = []
         for attempt in range(repeat):
             root = work / f"batch-{workers}-{attempt}"
@@ -453,6 +491,12 @@ def main() -> int:
     parser.add_argument("--small-size", type=int, default=1, help="MiB each")
     parser.add_argument("--workdir", help="where frames are written (default: tmp)")
     parser.add_argument("--no-s3", dest="s3", action="store_false")
+    parser.add_argument(
+        "--real-frames",
+        default=os.environ.get("OCS_ARCHIVE_TEST_DATA")
+        or str(REPOSITORY.parent / "shared" / "data" / "lco"),
+        help="a folder of real frames to build records of, when it exists",
+    )
     parser.add_argument("--output", help="also write the report to this file")
     args = parser.parse_args()
     if args.child:
@@ -516,6 +560,15 @@ def run_all(work: Path, args) -> str:
     frames.append(fpacked)
     label = f"{fpacked.stat().st_size / MIB:.0f} MiB .fits.fz"
     benchmark_frame(table, label, fpacked, work, args)
+    real = _real_frames(args.real_frames) if Path(args.real_frames).is_dir() else []
+    if real:
+        ours, theirs = compare(
+            ("real-records", args.real_frames),
+            ("real-header-blocks", args.real_frames),
+            args.repeat,
+        )
+        label = f"{len(real)} real frames, together"
+        table.add(label, "record", ours, "header blocks", theirs)
     lines += [table.text(), ""]
 
     ingest = [

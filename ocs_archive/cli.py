@@ -12,13 +12,21 @@ import contextlib
 import functools
 import json
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -51,10 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         arguments.parser.error(str(exc))
     except KeyboardInterrupt:
-        sys.stderr.write(
-            "ocs-archive: interrupted; a frame being stored at that moment may have "
-            "been stored without being reported\n"
-        )
+        sys.stderr.write("ocs-archive: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
@@ -145,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive_int,
         default=1,
-        help="frames stored at once (default 1)",
+        help="frames stored at once, each in a process of its own (default 1)",
     )
     store.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     store.set_defaults(run=run_store)
@@ -412,32 +417,102 @@ def run_files(
     quiet: bool,
     workers: int = 1,
     summary: bool = False,
+    processes: bool = False,
 ) -> int:
-    """Apply ``work`` to every file; ``emit`` each result in input order."""
+    """Apply ``work`` to every file; ``emit`` each result in input order.
+
+    With ``workers`` above 1, that many files are worked on at once: in threads, or,
+    with ``processes``, in as many forked processes (reading headers and building
+    records holds Python's global lock, so only processes use more than one core
+    for it). A process inherits ``work`` when it is forked; nothing is pickled but
+    paths and results.
+    """
+    global _batch_work
     several = len(job.paths) > 1
     progress = Progress(len(job.paths), several and not quiet and sys.stderr.isatty())
 
-    def attempt(path: Path) -> dict[str, Any] | None:
-        size = _size_of(path)
-        try:
-            result = work(path)
-        except (OcsArchiveError, OSError) as exc:
-            _report_failure(path, exc, progress)
-            return None
-        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop a batch
-            _report_failure(path, exc, progress, unexpected=True)
-            return None
-        progress.advance(size, ok=True)
-        return result
+    def settle(path: Path, outcome: tuple[dict[str, Any] | None, str | None]):
+        result, failure = outcome
+        if failure is None:
+            progress.advance(_size_of(path), ok=True)
+            emit(result)
+        else:
+            _report_failure(path, failure, progress)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for result in pool.map(attempt, job.paths):
-            if result is not None:
-                emit(result)
+    _batch_work = work
+    pool = _worker_pool(workers, processes)
+    futures: list[Future] = []
+    settled = 0
+    try:
+        for path in job.paths:
+            futures.append(pool.submit(_attempt, path))
+        for path, future in zip(job.paths, futures, strict=True):
+            settle(path, future.result())
+            settled += 1
+    except KeyboardInterrupt:
+        # Files not begun are dropped; those begun are finished, and reported, so
+        # that every frame stored is in the output.
+        pool.shutdown(wait=True, cancel_futures=True)
+        finished = 0
+        for path, future in zip(job.paths[settled:], futures[settled:], strict=False):
+            if future.done() and not future.cancelled() and not future.exception():
+                settle(path, future.result())
+                finished += 1
+        progress.finish(False)
+        sys.stderr.write(
+            f"stopped: {settled + finished} of {len(job.paths)} files done; "
+            "the others were left alone\n"
+        )
+        raise
+    except BrokenExecutor as exc:
+        raise OcsArchiveError(
+            "a worker process stopped without an answer (killed, or out of memory); "
+            "the frames not reported may not have been stored"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _batch_work = None
     progress.finish(summary and not quiet)
     if job.skipped and not quiet:
         sys.stderr.write(f"skipped {job.skipped} files of unsupported types\n")
     return EXIT_OK if progress.failed == 0 else EXIT_FAILURES
+
+
+# The work of the batch being run. Worker processes inherit it when they are forked.
+_batch_work: Callable[[Path], dict[str, Any]] | None = None
+
+
+def _attempt(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """(result, None) for a file that worked; (None, message) for one that failed."""
+    assert _batch_work is not None
+    try:
+        return _batch_work(path), None
+    except (OcsArchiveError, OSError) as exc:
+        return None, str(exc) or type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - one bad frame must not stop a batch
+        return None, f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _worker_pool(workers: int, processes: bool) -> Executor:
+    if workers > 1 and processes and "fork" in multiprocessing.get_all_start_methods():
+        # A forked process flushes what it inherited of the output buffers on exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker_process,
+        )
+    return ThreadPoolExecutor(max_workers=workers)
+
+
+def _start_worker_process() -> None:
+    # Ctrl-C is the parent's to handle: it lets the frames in progress finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A connection inherited from the parent must not be shared with it.
+    s3store = sys.modules.get("ocs_archive.storage.s3store")
+    if s3store is not None:
+        s3store.S3Store.get_s3_client.cache_clear()
 
 
 def _size_of(path: Path) -> int:
@@ -447,12 +522,7 @@ def _size_of(path: Path) -> int:
         return 0
 
 
-def _report_failure(
-    path: Path, exc: BaseException, progress: Progress, unexpected: bool = False
-) -> None:
-    message = str(exc) or type(exc).__name__
-    if unexpected:
-        message = f"unexpected {type(exc).__name__}: {message}"
+def _report_failure(path: Path, message: str, progress: Progress) -> None:
     with progress._lock:
         if progress.enabled:
             progress.stream.write("\r\x1b[K")
@@ -541,6 +611,7 @@ def run_store(arguments: argparse.Namespace) -> int:
         arguments.quiet,
         workers=arguments.workers,
         summary=True,
+        processes=True,
     )
     output.close()
     return status

@@ -386,6 +386,74 @@ def test_store_reports_a_failing_frame_and_stores_the_others(make_frame, tmp_pat
     assert sorted(os.listdir(tmp_path)) == sorted([good.name, bad.name, "store"])
 
 
+def test_workers_report_failing_frames_in_order_and_store_the_others(
+    make_frame, tmp_path
+):
+    frames = [
+        make_frame(f"lsc1m009-fa04-20240305-{number:04d}-e00.fits")
+        for number in range(1, 9)
+    ]
+    bad = make_frame("lsc1m009-fa04-20240305-0005-e00.fits", {"SITEID": "../.."})
+    frames[4] = bad
+    root = tmp_path / "store"
+
+    result = run_cli(
+        "store",
+        *map(str, frames),
+        *("--filestore", "local", "--root", str(root)),
+        *("--workers", "3", "--jsonl"),
+    )
+
+    assert result.returncode == 1
+    stored = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [item["file"] for item in stored] == [
+        str(frame) for frame in frames if frame != bad
+    ]
+    for item in stored:
+        assert md5_of(root / item["store_path"]) == item["version"]["md5"]
+    assert list(failure_lines(result.stderr)) == [str(bad)]
+    summaries = [SUMMARY.match(line) for line in result.stderr.splitlines()]
+    assert [match.groups() for match in summaries if match] == [("7", "1")]
+
+
+def test_an_interrupted_batch_stops_cleanly(make_frame, tmp_path):
+    import signal
+    import time
+
+    make_frame("lsc1m009-fa04-20240305-0001-e00.fits", shape=(1024, 1024))
+    folder = tmp_path
+    for number in range(2, 121):
+        name = f"lsc1m009-fa04-20240305-{number:04d}-e00.fits"
+        os.link(folder / "lsc1m009-fa04-20240305-0001-e00.fits", folder / name)
+    root = tmp_path.parent / f"{tmp_path.name}-store"
+    command = [sys.executable, "-m", "ocs_archive", "store", str(folder)]
+    command += ["--filestore", "local", "--root", str(root)]
+    command += ["--workers", "2", "--jsonl"]
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    ) as process:
+        first = process.stdout.readline()  # the first frame is stored
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=60)
+
+    assert process.returncode == 130, errors
+    reported = [json.loads(line) for line in [first, *rest.splitlines()]]
+    stored = [path for path in root.rglob("*") if path.is_file()]
+    # Frames not begun are dropped; those begun are finished, and reported.
+    assert len(reported) == len(stored) < 120
+    assert f"stopped: {len(stored)} of 120 files done" in errors
+    assert errors.endswith("ocs-archive: interrupted\n")
+    for path in stored:
+        assert not path.name.startswith(".ocs-archive-"), "a partial file was left"
+        assert md5_of(path) == md5_of(folder / path.name)
+    assert "Traceback" not in errors
+
+
 def test_the_readme_set_up_command_with_the_console_script(tmp_path):
     script = Path(sys.executable).with_name("ocs-archive")
     if not script.is_file():
