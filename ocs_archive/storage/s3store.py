@@ -736,12 +736,14 @@ class _MultipartUpload:
                 count = _fill(source, buffer)
                 if not count and number > 1:
                     break
-                with memoryview(buffer) as view:
-                    digest.update(view[:count])
-                size += count
+                # Sent while it is hashed: both only read the buffer, and it is not
+                # read into again before the reader has taken it back.
                 futures.append(
                     pool.submit(self._send_part, number, buffer, count, buffers)
                 )
+                with memoryview(buffer) as view:
+                    digest.update(view[:count])
+                size += count
                 if count < part_size:
                     break
         parts = [future.result() for future in futures]
