@@ -73,22 +73,26 @@ _POLE_TOLERANCE_DEG = 1e-9
 # a seam are merged again, so that edges meeting at the seam meet exactly.
 _GRID_DEG = 1e-10
 
-# The keywords WCSLIB and astropy read for a WCS and its fixes (the standard's
-# keywords, SIP, distortion lookups and the dates and place of the observation).
-# Only these go into the header a WCS is read from: a real frame has some 300 cards,
-# and parsing them all, twice, took most of the time of building its record.
+# The keywords WCSLIB and astropy read for a WCS and its fixes: the standard's, the
+# older forms WCSLIB still accepts (PROJPn, CNAMn, DATE-REF...), SIP, distortion
+# lookups, DSS plate solutions, solar-system observer positions, and the dates and
+# place of the observation. Only these go into the header a WCS is read from: a real
+# frame has some 300 cards, and parsing them all took most of the time of its record.
 _WCS_KEYWORD = re.compile(
     r"NAXIS[0-9]*|WCSAXES[A-Z]?"
     r"|(CRPIX|CRVAL|CDELT|CTYPE|CUNIT|CNAME|CRDER|CSYER|CROTA|CZPHS|CPERI)[0-9]+[A-Z]?"
-    r"|(PC|CD|PV|PS)[0-9]+(_[0-9]+)?[A-Z]?"
+    r"|(CNAM|CRDE|CSYE)[0-9]+[A-Z]?"
+    r"|(PC|CD|PV|PS)[0-9]+(_[0-9]+)?[A-Z]?|PROJP[0-9]+[A-Z]?"
     r"|(LONPOLE|LATPOLE|LONGPOLE|RESTFRQ|RESTFREQ|RESTWAV|RADESYS|RADECSYS|EQUINOX"
     r"|EPOCH|WCSNAME|SPECSYS|SSYSOBS|VELOSYS|ZSOURCE|VSOURCE|SSYSSRC|VELANGL"
     r"|VELREF)[A-Z]?"
-    r"|(DATE|MJD)-(OBS|BEG|AVG|END)|MJDREF[IF]?|JDREF[IF]?|DATEREF|TIMESYS|TREFPOS"
-    r"|TREFDIR|TIMEUNIT|TIMEOFFS|PLEPHEM|TSTART|TSTOP|XPOSURE|TELAPSE|TIMEPIXR"
-    r"|TIMEDEL|OBSGEO-[XYZLBH]|OBSORBIT"
+    r"|(DATE|MJD)-(OBS|BEG|AVG|END|REF)|MJD-REF[IF]|MJDREF[IF]?|JD-?REF[IF]?|DATEREF"
+    r"|[JB]EPOCH|TIMESYS|TREFPOS|TREFDIR|TIMEUNIT|TIMEOFFS|PLEPHEM|TSTART|TSTOP"
+    r"|XPOSURE|TELAPSE|TIMEPIXR|TIMEDEL|TIMSYER|TIMRDER|OBSGEO-[XYZLBH]|OBSORBIT"
     r"|(A|B|AP|BP)_(ORDER|DMAX|[0-9]+_[0-9]+)"
     r"|(CPDIS|CPERR|CQDIS|CQERR|DP|DQ)[0-9]+|D2IM(DIS|ERR|EXT|VER)[0-9]*|AXISCORR"
+    r"|PLT[A-Z]+|[XY]PIXELSZ|PPO[0-9]+|AMD[XY][0-9]+|CNPIX[0-9]+"
+    r"|(DSUN|CRLN|CRLT|HGLN|HGLT|BLON|BLAT|BDIS)_OBS|RSUN_REF|[ABC]_RADIUS"
 )
 _EXTRA_AXIS_KEYWORD = re.compile(r"NAXIS([3-9]|[1-9][0-9]+)")
 _NUMERIC_WCS_KEYWORD = re.compile(

@@ -16,6 +16,13 @@ CARDS = [
     "SLASH   = 'a/b / c'            / comment / with slashes",
     "TIGHT   = 'abc'/comment right after",
     "COLON   = '12:34:56.7'         / a sexagesimal string",
+    "EARLY   = 'O''/HARA'",
+    "EARLYSP = 'it'' / x' / comment",
+    "EMPTYEND= ''/c'",
+    "EMPTYSP = '' / x'",
+    "DOUBLED = 'a'''",
+    "APOSTR  = 'abc'                / it's a comment with a quote",
+    "END     = 5",
     "RECORD  = 'AXIS.1: 1'          / astropy reads this as DP-style record",
     "SPACED  = 'NAME : 2.5'",
     "TRUE    =                    T / logical",
@@ -89,6 +96,10 @@ def test_every_kind_of_card_reads_as_astropy_reads_it():
     assert read["UNDEF"] == ("NoneType", None)
     assert read["TRUE"] == ("bool", True)
     assert read["RECORD.AXIS.1"] == ("float", 1.0)
+    # astropy ends a string early, or looks further, in these.
+    assert read["EARLY"] == ("str", "O'")
+    assert read["EMPTYEND"] == ("str", "'/c")
+    assert read["DOUBLED"] == ("str", "a'")
     assert read["LONGSTR"][1].endswith("on and on and its end")
 
 

@@ -349,6 +349,53 @@ def test_the_other_cards_of_a_frame_change_nothing() -> None:
     assert wcs_corners(crowded) == expected
 
 
+def wcs_header(ctype: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    headers = {"SIMPLE": True, "BITPIX": -32, "NAXIS": 2, "NAXIS1": 200}
+    headers.update({"NAXIS2": 100, "CTYPE1": ctype[0], "CTYPE2": ctype[1]})
+    headers.update({"CRVAL1": 150.0, "CRVAL2": 30.0, "CRPIX1": 100.5, "CRPIX2": 50.5})
+    headers.update({"CDELT1": -0.01, "CDELT2": 0.01, **extra})
+    return headers
+
+
+def dss_plate_headers() -> dict[str, Any]:
+    """astropy's own DSS plate-solution test header, when astropy ships it."""
+    import astropy.wcs
+
+    from ocs_archive.input.fitsheaders import header_to_dict
+
+    found = sorted(
+        (Path(astropy.wcs.__file__).parent / "tests" / "data").glob("dss.*.fits*")
+    )
+    if not found:
+        pytest.skip("this astropy does not ship its DSS test header")
+    return header_to_dict(fits.getheader(found[0]), found[0].name)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(wcs_header(("RA---AZP", "DEC--AZP"), PROJP1=2.0), id="PROJP1"),
+        pytest.param(wcs_header(("TLON-CAR", "TLAT-CAR"), JEPOCH=2020.0), id="JEPOCH"),
+        pytest.param(wcs_header(("TLON-CAR", "TLAT-CAR"), BEPOCH=1950.0), id="BEPOCH"),
+        pytest.param(wcs_header(("RA---TAN", "DEC--TAN"), PLTRAH=10), id="part DSS"),
+        pytest.param(None, id="DSS plate"),
+    ],
+)
+def test_every_keyword_the_wcs_reads_is_kept(headers, monkeypatch) -> None:
+    import re
+
+    headers = dss_plate_headers() if headers is None else headers
+    expected = wcs_corners(headers)
+    # The footprint read from every FITS keyword of the frame.
+    monkeypatch.setattr(
+        footprint,
+        "_WCS_KEYWORD",
+        re.compile(r"(?!CONTINUE$|COMMENT$|HISTORY$)[A-Z0-9_-]{1,8}"),
+    )
+
+    assert expected == wcs_corners(headers)
+
+
 def test_lonpole_still_turns_the_projection() -> None:
     headers = image_headers(tan_wcs(150.0, 2.2, rotation=30.0))
     headers["LONPOLE"] = 150.0

@@ -39,8 +39,11 @@ _VALUE_FIELD = re.compile(
 )
 # astropy reads a string such as 'AXIS.1: 1' as a record-valued card (DP1.AXIS.1).
 _RECORD_VALUE = re.compile(r" *[A-Za-z_][\w.]* *: *[+-]? *[0-9.]")
+# astropy ends a string at its first quote that spaces and a slash follow, even the
+# second quote of a doubled one ('O''/HARA' is "O'"): such strings are left to it.
+_EARLY_STRING_END = re.compile(r"' */")
 _COMMENTARY_KEYWORDS = frozenset({"COMMENT", "HISTORY", ""})
-_SPECIAL_KEYWORDS = frozenset({"CONTINUE", "HIERARCH"})
+_SPECIAL_KEYWORDS = frozenset({"CONTINUE", "HIERARCH", "END"})
 _NUMBER_EXPONENT = str.maketrans("Dd", "Ee")
 
 # What astropy raises on a file it cannot parse; anything else is a bug to surface.
@@ -242,7 +245,10 @@ def _read_standard_card(card) -> tuple[str, Any] | None:
         return None
     text = match.group("string")
     if text is not None:
-        if _RECORD_VALUE.match(text):
+        if _RECORD_VALUE.match(text) or _EARLY_STRING_END.search(text):
+            return None
+        # After '', astropy looks for a longer string first: ''/c' is "'/c".
+        if not text and "'" in image[match.end("string") + 1 :]:
             return None
         return keyword, text.replace("''", "'").rstrip()
     if match.group("logical") is not None:
