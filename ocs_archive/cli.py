@@ -42,6 +42,7 @@ EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 # Setting names whose values are credentials: shown as set or not, never in full.
 SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD")
@@ -58,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return arguments.run(arguments)
     except UsageError as exc:
         arguments.parser.error(str(exc))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         sys.stderr.write("ocs-archive: interrupted\n")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
         with contextlib.suppress(OSError):
@@ -426,93 +427,211 @@ def run_files(
     records holds Python's global lock, so only processes use more than one core
     for it). A process inherits ``work`` when it is forked; nothing is pickled but
     paths and results.
+
+    Ctrl-C or SIGTERM stops the batch: files not begun are left alone, files begun
+    are finished and reported, so that every frame stored is in the output. A second
+    one abandons the files begun (each store cleans up after itself).
     """
-    global _batch_work
     several = len(job.paths) > 1
     progress = Progress(len(job.paths), several and not quiet and sys.stderr.isatty())
-
-    def settle(path: Path, outcome: tuple[dict[str, Any] | None, str | None]):
-        result, failure = outcome
-        if failure is None:
-            progress.advance(_size_of(path), ok=True)
-            emit(result)
-        else:
-            _report_failure(path, failure, progress)
-
-    _batch_work = work
-    pool = _worker_pool(workers, processes)
-    futures: list[Future] = []
+    batch = _Batch(work, workers, processes)
     settled = 0
     try:
-        for path in job.paths:
-            futures.append(pool.submit(_attempt, path))
-        for path, future in zip(job.paths, futures, strict=True):
-            settle(path, future.result())
-            settled += 1
+        with _terminate_as_interrupt():
+            for path, outcome in zip(job.paths, batch.run(job.paths), strict=True):
+                _settle(path, outcome, emit, progress)
+                settled += 1
     except KeyboardInterrupt:
-        # Files not begun are dropped; those begun are finished, and reported, so
-        # that every frame stored is in the output.
-        pool.shutdown(wait=True, cancel_futures=True)
-        finished = 0
-        for path, future in zip(job.paths[settled:], futures[settled:], strict=False):
-            if future.done() and not future.cancelled() and not future.exception():
-                settle(path, future.result())
-                finished += 1
-        progress.finish(False)
+        abandoned = False
+        try:
+            with _terminate_as_interrupt():
+                batch.stop(abandon=False)
+        except KeyboardInterrupt:
+            abandoned = True
+        batch.settle_finished(job.paths, settled, emit, progress)
+        progress.finish(summary and not quiet)
         sys.stderr.write(
-            f"stopped: {settled + finished} of {len(job.paths)} files done; "
-            "the others were left alone\n"
+            f"stopped: {progress.done} of {len(job.paths)} files done; "
+            + (
+                "the files being worked on were abandoned, the others left alone\n"
+                if abandoned
+                else "the others were left alone\n"
+            )
         )
         raise
     except BrokenExecutor as exc:
+        batch.stop(abandon=True)
+        batch.settle_finished(job.paths, settled, emit, progress)
+        progress.finish(summary and not quiet)
         raise OcsArchiveError(
-            "a worker process stopped without an answer (killed, or out of memory); "
-            "the frames not reported may not have been stored"
+            "a worker process stopped without an answer (killed, or out of memory), "
+            "so the batch was stopped; the files being worked on at that moment may "
+            "have been stored without being reported, the others were left alone"
         ) from exc
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _batch_work = None
+        batch.stop(abandon=False)
     progress.finish(summary and not quiet)
     if job.skipped and not quiet:
         sys.stderr.write(f"skipped {job.skipped} files of unsupported types\n")
     return EXIT_OK if progress.failed == 0 else EXIT_FAILURES
 
 
-# The work of the batch being run. Worker processes inherit it when they are forked.
-_batch_work: Callable[[Path], dict[str, Any]] | None = None
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is."""
 
 
-def _attempt(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """(result, None) for a file that worked; (None, message) for one that failed."""
-    assert _batch_work is not None
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM stops the batch as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        return _batch_work(path), None
-    except (OcsArchiveError, OSError) as exc:
-        return None, str(exc) or type(exc).__name__
-    except Exception as exc:  # noqa: BLE001 - one bad frame must not stop a batch
-        return None, f"unexpected {type(exc).__name__}: {exc}"
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _worker_pool(workers: int, processes: bool) -> Executor:
-    if workers > 1 and processes and "fork" in multiprocessing.get_all_start_methods():
-        # A forked process flushes what it inherited of the output buffers on exit.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_start_worker_process,
+# An outcome: ("ok", result), ("failed", message) or ("skipped", None).
+Outcome = tuple[str, Any]
+
+
+def _settle(
+    path: Path,
+    outcome: Outcome,
+    emit: Callable[[dict[str, Any]], None],
+    progress: Progress,
+) -> None:
+    status, value = outcome
+    if status == "ok":
+        progress.advance(_size_of(path), ok=True)
+        emit(value)
+    elif status == "failed":
+        _report_failure(path, value, progress)
+
+
+class _Batch:
+    """The files of a run, worked on by a pool of threads or forked processes."""
+
+    def __init__(
+        self, work: Callable[[Path], dict[str, Any]], workers: int, processes: bool
+    ):
+        global _batch_work, _batch_stopping
+        use_processes = (
+            workers > 1
+            and processes
+            and "fork" in multiprocessing.get_all_start_methods()
         )
-    return ThreadPoolExecutor(max_workers=workers)
+        context = multiprocessing.get_context("fork") if use_processes else None
+        # Set before the processes are forked, so that they inherit both.
+        _batch_work = work
+        _batch_stopping = context.Event() if context else threading.Event()
+        self.futures: list[Future] = []
+        self.stopped = False
+        self.pool: Executor
+        if context is not None:
+            # A forked process flushes what it inherited of the output buffers.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self.pool = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_start_worker_process
+            )
+        else:
+            self.pool = ThreadPoolExecutor(max_workers=workers)
+
+    def run(self, paths: list[Path]) -> Iterator[Outcome]:
+        """Each file's outcome, in order."""
+        for path in paths:
+            self.futures.append(self.pool.submit(_attempt, path))
+        for future in self.futures:
+            yield future.result()
+
+    def stop(self, abandon: bool) -> None:
+        """Start no more files and wait for those begun, or end them if ``abandon``.
+
+        A second Ctrl-C while waiting ends them too, and is raised.
+        """
+        global _batch_work
+        if self.stopped:
+            return
+        _batch_stopping.set()
+        if abandon:
+            self._terminate_workers()
+        try:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            self._terminate_workers()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            self.stopped = True
+            _batch_work = None
+
+    def settle_finished(
+        self,
+        paths: list[Path],
+        settled: int,
+        emit: Callable[[dict[str, Any]], None],
+        progress: Progress,
+    ) -> None:
+        """Report the files after the first ``settled`` that have an outcome."""
+        for path, future in zip(paths[settled:], self.futures[settled:], strict=False):
+            if future.done() and not future.cancelled() and not future.exception():
+                _settle(path, future.result(), emit, progress)
+
+    def _terminate_workers(self) -> None:
+        # Each worker process turns SIGTERM into SystemExit, so that a store it is
+        # in the middle of removes its temporary file or aborts its upload.
+        processes = getattr(self.pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.terminate()
+
+
+# The work of the batch being run, and whether it is stopping. Worker processes
+# inherit both when they are forked.
+_batch_work: Callable[[Path], dict[str, Any]] | None = None
+_batch_stopping: Any = threading.Event()
+
+
+def _attempt(path: Path) -> Outcome:
+    """What became of ``path``; a file is not begun once the batch is stopping."""
+    if _batch_stopping.is_set() or _batch_work is None:
+        return ("skipped", None)
+    try:
+        return ("ok", _batch_work(path))
+    except _WorkerTerminated:
+        # The store has cleaned up while this unwound; the process pool would
+        # take the exception for the file's answer and carry on.
+        os._exit(128 + signal.SIGTERM)
+    except (OcsArchiveError, OSError) as exc:
+        return ("failed", str(exc) or type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - one bad frame must not stop a batch
+        return ("failed", f"unexpected {type(exc).__name__}: {exc}")
 
 
 def _start_worker_process() -> None:
     # Ctrl-C is the parent's to handle: it lets the frames in progress finish.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stopped by the parent, a worker unwinds, so that its store cleans up.
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     # A connection inherited from the parent must not be shared with it.
     s3store = sys.modules.get("ocs_archive.storage.s3store")
     if s3store is not None:
         s3store.S3Store.get_s3_client.cache_clear()
+
+
+class _WorkerTerminated(BaseException):
+    """A worker process was told to stop, in the middle of a file or between two."""
+
+
+def _exit_on_terminate(signum: int, frame: Any) -> None:
+    raise _WorkerTerminated()
 
 
 def _size_of(path: Path) -> int:
@@ -579,9 +698,10 @@ def run_describe(arguments: argparse.Namespace) -> int:
         return status
 
     output = JsonOutput(arguments.jsonl)
-    status = run_files(job, describe, output.emit, arguments.quiet)
-    output.close()
-    return status
+    try:
+        return run_files(job, describe, output.emit, arguments.quiet)
+    finally:
+        output.close()
 
 
 def run_store(arguments: argparse.Namespace) -> int:
@@ -604,17 +724,19 @@ def run_store(arguments: argparse.Namespace) -> int:
             }
 
     output = JsonOutput(arguments.jsonl)
-    status = run_files(
-        job,
-        store_one,
-        output.emit,
-        arguments.quiet,
-        workers=arguments.workers,
-        summary=True,
-        processes=True,
-    )
-    output.close()
-    return status
+    try:
+        return run_files(
+            job,
+            store_one,
+            output.emit,
+            arguments.quiet,
+            workers=arguments.workers,
+            summary=True,
+            processes=True,
+        )
+    finally:
+        # Also when interrupted: every frame stored is in the output.
+        output.close()
 
 
 def run_settings(arguments: argparse.Namespace) -> int:

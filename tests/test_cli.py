@@ -416,42 +416,96 @@ def test_workers_report_failing_frames_in_order_and_store_the_others(
     assert [match.groups() for match in summaries if match] == [("7", "1")]
 
 
-def test_an_interrupted_batch_stops_cleanly(make_frame, tmp_path):
-    import signal
-    import time
+def many_frames(make_frame, folder: Path, count: int) -> None:
+    """``count`` frames of 4 MiB, all links to one file."""
+    first = make_frame("lsc1m009-fa04-20240305-0001-e00.fits", shape=(1024, 1024))
+    for number in range(2, count + 1):
+        os.link(first, folder / f"lsc1m009-fa04-20240305-{number:04d}-e00.fits")
 
-    make_frame("lsc1m009-fa04-20240305-0001-e00.fits", shape=(1024, 1024))
-    folder = tmp_path
-    for number in range(2, 121):
-        name = f"lsc1m009-fa04-20240305-{number:04d}-e00.fits"
-        os.link(folder / "lsc1m009-fa04-20240305-0001-e00.fits", folder / name)
-    root = tmp_path.parent / f"{tmp_path.name}-store"
+
+def start_storing(folder: Path, root: Path, *options: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "ocs_archive", "store", str(folder)]
-    command += ["--filestore", "local", "--root", str(root)]
-    command += ["--workers", "2", "--jsonl"]
-    with subprocess.Popen(
+    command += ["--filestore", "local", "--root", str(root), *options]
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=environment(),
-    ) as process:
-        first = process.stdout.readline()  # the first frame is stored
-        time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
-        rest, errors = process.communicate(timeout=60)
+    )
 
-    assert process.returncode == 130, errors
-    reported = [json.loads(line) for line in [first, *rest.splitlines()]]
+
+def wait_for_a_stored_frame(root: Path, process: subprocess.Popen) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(not path.name.startswith(".") for path in root.rglob("*.fits")):
+            return
+        time.sleep(0.01)
+    pytest.fail("no frame was stored")
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "status", "options"),
+    [
+        ("SIGINT", 130, ("--workers", "2", "--jsonl")),
+        ("SIGINT", 130, ("--workers", "2")),
+        ("SIGINT", 130, ()),
+        ("SIGTERM", 143, ("--workers", "3")),
+    ],
+    ids=["ctrl-c, 2 workers, lines", "ctrl-c, 2 workers", "ctrl-c", "sigterm"],
+)
+def test_an_interrupted_batch_stops_cleanly(
+    make_frame, tmp_path, signal_name, status, options
+):
+    import signal
+
+    many_frames(make_frame, tmp_path, 120)
+    root = tmp_path.parent / f"{tmp_path.name}-store"
+    with start_storing(tmp_path, root, *options) as process:
+        wait_for_a_stored_frame(root, process)
+        process.send_signal(getattr(signal, signal_name))
+        output, errors = process.communicate(timeout=60)
+
+    assert process.returncode == status, errors
+    if "--jsonl" in options:
+        reported = [json.loads(line) for line in output.splitlines()]
+    else:
+        reported = json.loads(output)
     stored = [path for path in root.rglob("*") if path.is_file()]
-    # Frames not begun are dropped; those begun are finished, and reported.
-    assert len(reported) == len(stored) < 120
+    # Frames not begun are left alone; those begun are finished, and reported.
+    assert 1 <= len(reported) == len(stored) < 120
+    assert {item["store_path"] for item in reported} == {
+        str(path.relative_to(root)) for path in stored
+    }
     assert f"stopped: {len(stored)} of 120 files done" in errors
     assert errors.endswith("ocs-archive: interrupted\n")
     for path in stored:
         assert not path.name.startswith(".ocs-archive-"), "a partial file was left"
-        assert md5_of(path) == md5_of(folder / path.name)
+        assert md5_of(path) == md5_of(tmp_path / path.name)
     assert "Traceback" not in errors
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_killed_worker_stops_the_batch_with_one_line(make_frame, tmp_path):
+    import signal
+
+    many_frames(make_frame, tmp_path, 120)
+    root = tmp_path.parent / f"{tmp_path.name}-store"
+    with start_storing(tmp_path, root, "--workers", "3", "--jsonl") as process:
+        wait_for_a_stored_frame(root, process)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        os.kill(int(children.read_text().split()[0]), signal.SIGKILL)
+        output, errors = process.communicate(timeout=60)
+
+    assert process.returncode == 1, errors
+    assert "a worker process stopped without an answer" in errors
+    assert "Traceback" not in errors
+    assert any(SUMMARY.match(line) for line in errors.splitlines())
+    reported = [json.loads(line) for line in output.splitlines()]
+    for item in reported:
+        assert md5_of(root / item["store_path"]) == item["version"]["md5"]
 
 
 def test_the_readme_set_up_command_with_the_console_script(tmp_path):

@@ -345,7 +345,9 @@ class S3Store(FileStore):
                 connection, _Target(bucket, path, arguments), source, upload_settings
             )
             if expected_size is not None and uploaded.size != expected_size:
-                _discard_short_upload(connection.client, bucket, path, uploaded)
+                _discard_wrong_size_upload(
+                    connection.client, bucket, path, uploaded, expected_size
+                )
                 raise FileStoreConnectionError(
                     f"read {uploaded.size} of the {expected_size} bytes of "
                     f"{data_file.name} while storing it at {_location(bucket, path)}: "
@@ -548,14 +550,15 @@ class _Uploaded:
     method: str
 
 
-def _discard_short_upload(
-    client: Any, bucket: str, path: str, uploaded: _Uploaded
+def _discard_wrong_size_upload(
+    client: Any, bucket: str, path: str, uploaded: _Uploaded, expected_size: int
 ) -> None:
     client.delete_object(Bucket=bucket, Key=path, VersionId=uploaded.version_id)
     logger.warning(
-        "deleted %s: it holds %d bytes, fewer than the file had when the upload began",
+        "deleted %s: it holds %d bytes, not the %d the file had when the upload began",
         _location(bucket, path, uploaded.version_id),
         uploaded.size,
+        expected_size,
     )
 
 
