@@ -299,7 +299,7 @@ def warm_up(operation: str, arguments: list[str]) -> None:
 
     An ingester is a long-running process: what it pays once (imports, astropy's
     first-use set-up, an S3 client and its connections) is not the cost of a frame.
-    Both sides of a pair warm up alike; an S3 side stores the small sample frame once.
+    Both sides of a pair warm up alike; an S3 side makes its upload once, untimed.
     """
     import astropy.io.fits  # noqa: F401
     import astropy.wcs  # noqa: F401
@@ -312,7 +312,10 @@ def warm_up(operation: str, arguments: list[str]) -> None:
     with open_data_file(sample) as data_file:
         build_record(data_file)
     if operation in ("s3-store", "boto3-upload"):
-        OPERATIONS[operation](str(sample), *arguments[1:])
+        # The client, its connections and the operations it has used (botocore
+        # loads each operation's model when first called) are an uploader's
+        # standing state: the same upload once, untimed, warms them all.
+        OPERATIONS[operation](*arguments)
 
 
 # Operations that take milliseconds are repeated in one process and averaged.
