@@ -229,7 +229,10 @@ def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
     return value
@@ -435,39 +438,47 @@ def run_files(
     several = len(job.paths) > 1
     progress = Progress(len(job.paths), several and not quiet and sys.stderr.isatty())
     batch = _Batch(work, workers, processes)
+    signals = _StopSignals()
     settled = 0
     try:
-        with _terminate_as_interrupt():
+        with signals:
             for path, outcome in zip(job.paths, batch.run(job.paths), strict=True):
                 _settle(path, outcome, emit, progress)
                 settled += 1
-    except KeyboardInterrupt:
-        abandoned = False
+                signals.raise_if_requested()
+    except (KeyboardInterrupt, BrokenExecutor) as exc:
+        if isinstance(exc, BrokenExecutor) and signals.requested is None:
+            batch.stop(abandon=True)
+            batch.settle_finished(job.paths, settled, emit, progress)
+            progress.finish(summary and not quiet)
+            raise OcsArchiveError(
+                "a worker process stopped without an answer (killed, or out of "
+                "memory), so the batch was stopped; the files being worked on at "
+                "that moment may have been stored without being reported, the "
+                "others were left alone"
+            ) from exc
+        # Ctrl-C or SIGTERM. Workers told to stop with the command (a signal to
+        # its whole process group) abandon their files, which breaks the pool.
+        abandoned = signals.abandoned or isinstance(exc, BrokenExecutor)
         try:
-            with _terminate_as_interrupt():
-                batch.stop(abandon=False)
+            with signals:
+                batch.stop(abandon=abandoned)
         except KeyboardInterrupt:
             abandoned = True
+            batch.stop(abandon=True)
         batch.settle_finished(job.paths, settled, emit, progress)
         progress.finish(summary and not quiet)
         sys.stderr.write(
             f"stopped: {progress.done} of {len(job.paths)} files done; "
             + (
                 "the files being worked on were abandoned, the others left alone\n"
-                if abandoned
+                if abandoned or batch.broken()
                 else "the others were left alone\n"
             )
         )
+        if isinstance(exc, BrokenExecutor):
+            raise (signals.requested or KeyboardInterrupt)() from None
         raise
-    except BrokenExecutor as exc:
-        batch.stop(abandon=True)
-        batch.settle_finished(job.paths, settled, emit, progress)
-        progress.finish(summary and not quiet)
-        raise OcsArchiveError(
-            "a worker process stopped without an answer (killed, or out of memory), "
-            "so the batch was stopped; the files being worked on at that moment may "
-            "have been stored without being reported, the others were left alone"
-        ) from exc
     finally:
         batch.stop(abandon=False)
     progress.finish(summary and not quiet)
@@ -480,21 +491,42 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled as Ctrl-C is."""
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM stops the batch as Ctrl-C does (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _StopSignals:
+    """Ctrl-C and SIGTERM during a batch (handled in the main thread only).
 
-    def terminated(signum: int, frame: Any) -> None:
-        raise Terminated()
+    The first asks the batch to stop: no file is begun after it, and the file being
+    stored is finished and reported before :meth:`raise_if_requested` raises. A
+    second one is raised at once, abandoning the files begun.
+    """
 
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.requested: type[KeyboardInterrupt] | None = None
+        self.abandoned = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._received)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        self._previous.clear()
+
+    def _received(self, signum: int, frame: Any) -> None:
+        exception = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        if self.requested is None:
+            self.requested = exception
+            _batch_stopping.set()
+            return
+        self.abandoned = True
+        raise exception()
+
+    def raise_if_requested(self) -> None:
+        if self.requested is not None:
+            raise self.requested()
 
 
 # An outcome: ("ok", result), ("failed", message) or ("skipped", None).
@@ -533,23 +565,38 @@ class _Batch:
         _batch_stopping = context.Event() if context else threading.Event()
         self.futures: list[Future] = []
         self.stopped = False
-        self.pool: Executor
+        self.pool: Executor | None = None
         if context is not None:
+            _import_what_workers_use()
             # A forked process flushes what it inherited of the output buffers.
             sys.stdout.flush()
             sys.stderr.flush()
             self.pool = ProcessPoolExecutor(
                 workers, mp_context=context, initializer=_start_worker_process
             )
-        else:
+        elif workers > 1:
             self.pool = ThreadPoolExecutor(max_workers=workers)
 
     def run(self, paths: list[Path]) -> Iterator[Outcome]:
-        """Each file's outcome, in order."""
+        """Each file's outcome, in order; one at a time in this thread without a
+        pool, so that a second Ctrl-C interrupts the store itself."""
+        if self.pool is None:
+            for path in paths:
+                yield _attempt(path)
+            return
         for path in paths:
             self.futures.append(self.pool.submit(_attempt, path))
         for future in self.futures:
             yield future.result()
+
+    def broken(self) -> bool:
+        """Whether a file begun got no answer (its worker process was stopped)."""
+        return any(
+            future.done()
+            and not future.cancelled()
+            and isinstance(future.exception(), BrokenExecutor)
+            for future in self.futures
+        )
 
     def stop(self, abandon: bool) -> None:
         """Start no more files and wait for those begun, or end them if ``abandon``.
@@ -560,6 +607,10 @@ class _Batch:
         if self.stopped:
             return
         _batch_stopping.set()
+        if self.pool is None:
+            self.stopped = True
+            _batch_work = None
+            return
         if abandon:
             self._terminate_workers()
         try:
@@ -593,6 +644,16 @@ class _Batch:
                 process.terminate()
 
 
+def _import_what_workers_use() -> None:
+    """Import the libraries a worker needs before it is forked, not in each worker."""
+    import astropy.io.fits  # noqa: F401
+    import astropy.wcs  # noqa: F401
+    import shapely  # noqa: F401
+
+    if "ocs_archive.storage.s3store" in sys.modules:
+        import boto3  # noqa: F401
+
+
 # The work of the batch being run, and whether it is stopping. Worker processes
 # inherit both when they are forked.
 _batch_work: Callable[[Path], dict[str, Any]] | None = None
@@ -601,8 +662,10 @@ _batch_stopping: Any = threading.Event()
 
 def _attempt(path: Path) -> Outcome:
     """What became of ``path``; a file is not begun once the batch is stopping."""
+    global _working
     if _batch_stopping.is_set() or _batch_work is None:
         return ("skipped", None)
+    _working = True
     try:
         return ("ok", _batch_work(path))
     except _WorkerTerminated:
@@ -613,6 +676,12 @@ def _attempt(path: Path) -> Outcome:
         return ("failed", str(exc) or type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - one bad frame must not stop a batch
         return ("failed", f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        _working = False
+
+
+# Whether this worker process is in the middle of a file.
+_working = False
 
 
 def _start_worker_process() -> None:
@@ -631,6 +700,8 @@ class _WorkerTerminated(BaseException):
 
 
 def _exit_on_terminate(signum: int, frame: Any) -> None:
+    if not _working:
+        os._exit(128 + signum)  # between files: nothing to clean up
     raise _WorkerTerminated()
 
 

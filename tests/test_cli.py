@@ -432,6 +432,7 @@ def start_storing(folder: Path, root: Path, *options: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=environment(),
+        start_new_session=True,  # a process group of its own, as a service has
     )
 
 
@@ -447,17 +448,24 @@ def wait_for_a_stored_frame(root: Path, process: subprocess.Popen) -> None:
 
 
 @pytest.mark.parametrize(
-    ("signal_name", "status", "options"),
+    ("signal_name", "status", "options", "to_group"),
     [
-        ("SIGINT", 130, ("--workers", "2", "--jsonl")),
-        ("SIGINT", 130, ("--workers", "2")),
-        ("SIGINT", 130, ()),
-        ("SIGTERM", 143, ("--workers", "3")),
+        ("SIGINT", 130, ("--workers", "2", "--jsonl"), False),
+        ("SIGINT", 130, ("--workers", "2"), True),
+        ("SIGINT", 130, (), False),
+        ("SIGTERM", 143, ("--workers", "3"), False),
+        ("SIGTERM", 143, ("--workers", "3"), True),
     ],
-    ids=["ctrl-c, 2 workers, lines", "ctrl-c, 2 workers", "ctrl-c", "sigterm"],
+    ids=[
+        "ctrl-c, 2 workers, lines",
+        "ctrl-c from a terminal, 2 workers",
+        "ctrl-c",
+        "sigterm",
+        "sigterm to the process group",
+    ],
 )
 def test_an_interrupted_batch_stops_cleanly(
-    make_frame, tmp_path, signal_name, status, options
+    make_frame, tmp_path, signal_name, status, options, to_group
 ):
     import signal
 
@@ -465,7 +473,10 @@ def test_an_interrupted_batch_stops_cleanly(
     root = tmp_path.parent / f"{tmp_path.name}-store"
     with start_storing(tmp_path, root, *options) as process:
         wait_for_a_stored_frame(root, process)
-        process.send_signal(getattr(signal, signal_name))
+        if to_group:  # as a terminal or a service manager sends it
+            os.killpg(process.pid, getattr(signal, signal_name))
+        else:
+            process.send_signal(getattr(signal, signal_name))
         output, errors = process.communicate(timeout=60)
 
     assert process.returncode == status, errors
@@ -474,7 +485,8 @@ def test_an_interrupted_batch_stops_cleanly(
     else:
         reported = json.loads(output)
     stored = [path for path in root.rglob("*") if path.is_file()]
-    # Frames not begun are left alone; those begun are finished, and reported.
+    # Frames not begun are left alone; those begun are finished, and reported, or
+    # (workers stopped with the command) abandoned, leaving nothing behind.
     assert 1 <= len(reported) == len(stored) < 120
     assert {item["store_path"] for item in reported} == {
         str(path.relative_to(root)) for path in stored
@@ -775,3 +787,10 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_workers_must_be_a_whole_number():
+    result = run_cli("store", str(SAMPLES), "--workers", "abc")
+
+    assert result.returncode == 2
+    assert "argument --workers: 'abc' is not a whole number" in result.stderr
