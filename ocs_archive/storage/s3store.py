@@ -39,6 +39,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
@@ -730,8 +731,15 @@ class _MultipartUpload:
         size = 0
         buffers = _PartBuffers(part_size, concurrency)
         futures: list[Future[dict[str, Any]]] = []
+        hashed: list[Future[None]] = []
 
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="s3-part") as pool:
+        # One thread hashes the parts in order while others send them, so that the
+        # reader goes on to the next part at once. Both only read a part's buffer;
+        # it is handed back for the next part once it is sent and hashed.
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="s3-md5") as hasher,
+            ThreadPoolExecutor(concurrency, thread_name_prefix="s3-part") as pool,
+        ):
             for number in itertools.count(1):
                 buffer = buffers.take()
                 if buffers.failed.is_set():
@@ -739,21 +747,27 @@ class _MultipartUpload:
                 count = _fill(source, buffer)
                 if not count and number > 1:
                     break
-                # Sent while it is hashed: both only read the buffer, and it is not
-                # read into again before the reader has taken it back.
+                hashed.append(hasher.submit(_hash_into, digest, buffer, count))
                 futures.append(
-                    pool.submit(self._send_part, number, buffer, count, buffers)
+                    pool.submit(
+                        self._send_part, number, buffer, count, buffers, hashed[-1]
+                    )
                 )
-                with memoryview(buffer) as view:
-                    digest.update(view[:count])
                 size += count
                 if count < part_size:
                     break
+        for done in hashed:
+            done.result()
         parts = [future.result() for future in futures]
         return parts, digest.hexdigest(), size
 
     def _send_part(
-        self, number: int, buffer: bytearray, count: int, buffers: _PartBuffers
+        self,
+        number: int,
+        buffer: bytearray,
+        count: int,
+        buffers: _PartBuffers,
+        hashed: Future[None],
     ) -> dict[str, Any]:
         # botocore takes a bytearray but not a memoryview: only the last, short
         # part is copied.
@@ -775,6 +789,7 @@ class _MultipartUpload:
             buffers.failed.set()
             raise
         finally:
+            futures_wait([hashed])
             buffers.give_back(buffer)
         part = {"PartNumber": number, "ETag": response["ETag"]}
         if self.part_checksum:
@@ -833,6 +848,11 @@ class _PartBuffers:
 
     def give_back(self, buffer: bytearray) -> None:
         self._free.put(buffer)
+
+
+def _hash_into(digest: Any, buffer: bytearray, count: int) -> None:
+    with memoryview(buffer) as view, view[:count] as part:
+        digest.update(part)
 
 
 def _fill(source: IO[bytes], buffer: bytearray) -> int:
