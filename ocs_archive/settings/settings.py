@@ -107,9 +107,10 @@ S3_ADDRESSING_STYLE = _choice_from_environment(
 AWS_DEFAULT_REGION = os.getenv("AWS_DEFAULT_REGION", "")
 # A frame of at least S3_MULTIPART_THRESHOLD bytes goes up in parts of
 # S3_MULTIPART_PART_SIZE bytes, S3_MULTIPART_CONCURRENCY at a time; one upload holds
-# about part size x concurrency bytes in memory (64 MiB with these defaults).
+# about part size x concurrency bytes in memory (64 MiB with these defaults). From
+# one part's size up, parts sent side by side beat one PUT, as boto3 also reckons.
 S3_MULTIPART_THRESHOLD = _int_from_environment(
-    "S3_MULTIPART_THRESHOLD", 16 * 1024 * 1024, "bytes"
+    "S3_MULTIPART_THRESHOLD", 8 * 1024 * 1024, "bytes"
 )
 S3_MULTIPART_PART_SIZE = _int_from_environment(
     "S3_MULTIPART_PART_SIZE", 8 * 1024 * 1024, "bytes"
