@@ -463,9 +463,8 @@ def run_files(
         try:
             with signals:
                 batch.stop(abandon=abandoned)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second one: stop() has ended the files begun
             abandoned = True
-            batch.stop(abandon=True)
         batch.settle_finished(job.paths, settled, emit, progress)
         progress.finish(summary and not quiet)
         sys.stderr.write(
@@ -606,21 +605,20 @@ class _Batch:
         global _batch_work
         if self.stopped:
             return
+        self.stopped = True
         _batch_stopping.set()
-        if self.pool is None:
-            self.stopped = True
-            _batch_work = None
-            return
-        if abandon:
-            self._terminate_workers()
         try:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        except KeyboardInterrupt:
-            self._terminate_workers()
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            raise
+            if self.pool is None:
+                return
+            if abandon:
+                self._terminate_workers()
+            try:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+            except KeyboardInterrupt:
+                self._terminate_workers()
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                raise
         finally:
-            self.stopped = True
             _batch_work = None
 
     def settle_finished(
